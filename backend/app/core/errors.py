@@ -1,0 +1,177 @@
+"""Domain errors and their one rendering: RFC 9457 problem+json with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://loopin.app/problems/"
+
+logger = logging.getLogger(__name__)
+
+
+class ProblemError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class BadRequest(ProblemError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class Unauthorized(ProblemError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **kwargs)
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(ProblemError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+
+class Unprocessable(ProblemError):
+    status, code, title = 422, "validation_error", "Unprocessable content"
+
+
+class ServiceUnavailable(ProblemError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+_FRAMEWORK_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _handle_problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
+    )
+
+
+async def _handle_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _FRAMEWORK_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
+async def _handle_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "validation_error",
+        "The request is not valid; see `errors`.",
+        title="Unprocessable content",
+        errors=errors,
+    )
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, InterfaceError | OperationalError)
+
+
+async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _is_connection_failure(exc) or isinstance(exc.orig, TimeoutError | OSError):
+        logger.warning("database unavailable: %s", type(exc.orig).__name__)
+        return problem_response(
+            503,
+            "database_unavailable",
+            "The database is not reachable right now; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    logger.exception("unexpected database error")
+    return problem_response(500, "internal_error", "An unexpected error occurred.")
+
+
+async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TimeoutError | ConnectionError | OSError):
+        logger.warning("dependency unavailable: %r", exc)
+        return problem_response(
+            503, "service_unavailable", "A dependency is not reachable; retry shortly."
+        )
+    logger.exception("unhandled error")
+    return problem_response(500, "internal_error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(DBAPIError, _handle_database)
+    app.add_exception_handler(Exception, _handle_unexpected)

@@ -1,0 +1,243 @@
+"""Verification of Supabase Auth access tokens.
+
+Legacy projects sign with one shared HS256 secret; newer projects sign with asymmetric keys
+(ES256, RS256) published as a JWKS at `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
+Every failure surfaces as `InvalidToken`, which callers answer with 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+# A flood of tokens with random kids must not turn into a flood of requests to the auth server.
+UNKNOWN_KID_REFETCH_SECONDS = 30.0
+_FETCH_TIMEOUT_SECONDS = 5.0
+# Supabase tokens are ~1 KB; refuse to parse anything absurdly large.
+_MAX_TOKEN_LENGTH = 16 * 1024
+
+# Which JWK may verify which alg. Checked ourselves rather than trusting the JWK's `alg` alone,
+# so an RS256 token can never be checked against an EC key (or the reverse).
+_ASYMMETRIC: dict[str, tuple[str, type]] = {
+    "ES256": ("EC", ec.EllipticCurvePublicKey),
+    "RS256": ("RSA", rsa.RSAPublicKey),
+}
+
+# Most specific first: InvalidSignatureError is a DecodeError.
+_REASONS: list[tuple[type[jwt.PyJWTError], str]] = [
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+    (jwt.InvalidAudienceError, "invalid audience"),
+    (jwt.InvalidIssuerError, "invalid issuer"),
+    (jwt.InvalidIssuedAtError, "invalid issued-at"),
+    (jwt.exceptions.InvalidSubjectError, "invalid subject"),
+    (jwt.InvalidSignatureError, "invalid signature"),
+    (jwt.InvalidAlgorithmError, "unsupported algorithm"),
+    (jwt.InvalidKeyError, "invalid signing key"),
+    (jwt.DecodeError, "malformed token"),
+]
+
+
+class InvalidToken(Exception):
+    """Raised for any token that must be answered 401. str(exc) is a short, safe reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    sub: uuid.UUID
+    email: str | None
+    role: str
+    claims: dict[str, Any]
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        jwt_secret: str | None,
+        jwks_url: str | None,
+        audience: str = "authenticated",
+        issuer: str | None = None,
+        jwks_cache_seconds: float = 600.0,
+        leeway_seconds: float = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if not jwt_secret and not jwks_url:
+            raise ValueError("TokenVerifier needs jwt_secret or jwks_url")
+        self._secret = jwt_secret or None
+        self._jwks_url = jwks_url or None
+        self._audience = audience
+        self._issuer = issuer
+        self._cache_seconds = jwks_cache_seconds
+        self._leeway = leeway_seconds
+        # The allow-list is fixed by configuration, never by the token: an HS256 token is
+        # refused outright when no secret is configured (no RSA-public-key-as-HMAC-secret).
+        self._algorithms = {"HS256"} if self._secret else set()
+        if self._jwks_url:
+            self._algorithms |= set(_ASYMMETRIC)
+        self._owns_client = http_client is None and self._jwks_url is not None
+        self._client = httpx.AsyncClient() if self._owns_client else http_client
+        self._lock = asyncio.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")  # when the last successful fetch finished
+        self._attempted_at = float("-inf")  # when the last fetch finished, successful or not
+        self._attempt_failed = False
+        self._unknown_kid_refetch_at = float("-inf")
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+
+    async def verify(self, token: str) -> TokenClaims:
+        try:
+            return await self._verify(token)
+        except InvalidToken:
+            raise
+        except jwt.MissingRequiredClaimError as error:
+            raise InvalidToken(f"missing claim: {error.claim}") from None
+        except jwt.PyJWTError as error:
+            reason = next((r for t, r in _REASONS if isinstance(error, t)), "invalid token")
+            raise InvalidToken(reason) from None
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            raise InvalidToken("malformed token") from None
+
+    async def _verify(self, token: str) -> TokenClaims:
+        if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+            raise InvalidToken("malformed token")
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise InvalidToken("unsupported algorithm")
+        key: Any = self._secret if alg == "HS256" else await self._public_key(header, alg)
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": ["exp", "sub", "aud"], "verify_signature": True},
+        )
+        # Supabase's anon and service_role API keys are validly signed JWTs too; only a
+        # signed-in user's access token may act as a user.
+        role = payload.get("role")
+        if role != "authenticated":
+            raise InvalidToken("token is not a user access token")
+        try:
+            sub = uuid.UUID(payload["sub"])
+        except (ValueError, TypeError, AttributeError):
+            raise InvalidToken("invalid subject") from None
+        # user_metadata is writable by the user, so nothing here ever reads it.
+        email = payload.get("email")
+        email = email if isinstance(email, str) and email else None
+        return TokenClaims(sub=sub, email=email, role=role, claims=payload)
+
+    async def _public_key(self, header: dict[str, Any], alg: str) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("missing key id")
+        jwk = await self._jwk(kid)
+        kty, key_class = _ASYMMETRIC[alg]
+        matches = (
+            jwk.key_type == kty and jwk.algorithm_name == alg and isinstance(jwk.key, key_class)
+        )
+        if not matches or (alg == "ES256" and not isinstance(jwk.key.curve, ec.SECP256R1)):
+            raise InvalidToken("signing key does not match algorithm")
+        return jwk.key
+
+    async def _jwk(self, kid: str) -> jwt.PyJWK:
+        started = time.monotonic()
+        if started - self._fetched_at >= self._cache_seconds:
+            await self._refresh(started)
+        if kid not in self._keys and self._may_refetch_for_unknown_kid(started):
+            self._unknown_kid_refetch_at = started
+            await self._refresh(started)  # maybe a key was rotated in since the last fetch
+        jwk = self._keys.get(kid)
+        if jwk is None:
+            raise InvalidToken("unknown signing key")
+        return jwk
+
+    def _may_refetch_for_unknown_kid(self, started: float) -> bool:
+        fetched_during_this_call = self._attempted_at >= started
+        throttled = started - self._unknown_kid_refetch_at < UNKNOWN_KID_REFETCH_SECONDS
+        return not fetched_during_this_call and not throttled
+
+    async def _refresh(self, started: float) -> None:
+        async with self._lock:
+            # A fetch that finished after this verification began is as good as our own: callers
+            # that queued behind it share its result, or its failure, instead of fetching again.
+            if self._attempted_at >= started:
+                if self._attempt_failed:
+                    raise InvalidToken("signing keys unavailable")
+                return
+            try:
+                keys = await self._fetch_keys()
+            except InvalidToken:
+                self._attempted_at, self._attempt_failed = time.monotonic(), True
+                raise
+            self._keys = keys
+            self._attempted_at = self._fetched_at = time.monotonic()
+            self._attempt_failed = False
+
+    async def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
+        # Only reached when a JWKS is configured (no asymmetric alg is allowed otherwise).
+        if self._client is None or self._jwks_url is None:
+            raise InvalidToken("signing keys unavailable")
+        try:
+            response = await self._client.get(self._jwks_url, timeout=_FETCH_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError):
+            raise InvalidToken("signing keys unavailable") from None
+        entries = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            raise InvalidToken("signing keys unavailable")
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in entries:
+            # Skip keys we cannot use (no kid, unknown kty/crv) rather than the whole set.
+            if isinstance(entry, dict) and isinstance(entry.get("kid"), str):
+                try:
+                    keys[entry["kid"]] = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue
+        return keys
+
+
+def mint_token(
+    *,
+    secret: str,
+    sub: uuid.UUID | str,
+    email: str | None = None,
+    expires_in_seconds: int = 3600,
+    audience: str = "authenticated",
+    issuer: str | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> str:
+    """HS256 token shaped like a Supabase Auth access token, for local development and tests."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "sub": str(sub),
+        "email": email or "",
+        "phone": "",
+        "role": "authenticated",
+        "aud": audience,
+        "iat": now,
+        "exp": now + expires_in_seconds,
+        "aal": "aal1",
+        "amr": [{"method": "password", "timestamp": now}],
+        "session_id": str(uuid.uuid4()),
+        "is_anonymous": False,
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {},
+    }
+    if issuer is not None:
+        payload["iss"] = issuer
+    payload.update(extra_claims or {})
+    return jwt.encode(payload, secret, algorithm="HS256")

@@ -1,0 +1,66 @@
+"""The ASGI application: `create_app()` builds it; the lifespan owns the engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.api.routes import health
+from app.core.config import Settings, SettingsError, load_settings
+from app.core.database import Database
+from app.core.diagnostics import describe_connection_error
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+
+logger = logging.getLogger("app")
+
+
+def operation_id(route: APIRoute) -> str:
+    """`families-create`, `habits-list`, ...: the tag, then the route's name."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    runtime_url = settings.runtime_url
+    if runtime_url is None:
+        raise SettingsError(
+            "setting DATABASE_URL: not set (use `loopin serve`, which starts an embedded Postgres)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        database = Database(settings, runtime_url)
+        app.state.database = database
+        try:
+            await database.ping(settings.health_timeout_seconds)
+        except Exception as error:  # serve anyway: /health/ready reports 503 until it is back
+            logger.error("database not ready: %s", describe_connection_error(error, runtime_url))
+        else:
+            logger.info(
+                "database ready at %s (pool mode: %s)",
+                runtime_url.redacted(),
+                database.pool_mode.value,
+            )
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Loopin API",
+        version="1.0.0",
+        summary="Family habits and routines: multi-tenant, offline-friendly.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.core.embedded_db import free_port
+from app.main import create_app
+from tests.conftest import make_settings
+
+
+class TestLive:
+    async def test_ok_without_database(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+class TestReady:
+    async def test_ok_with_pool_status(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health/ready")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["database"] == "ok"
+        assert body["pool"]["mode"] == "session"
+        assert "checked_out" in body["pool"]
+
+    @pytest.mark.parametrize(
+        ("url_template", "reason"),
+        [
+            ("postgresql://postgres@127.0.0.1:{port}/loopin", "refused the connection"),
+            ("postgresql://postgres@no-such-host.invalid:5432/loopin", "cannot be resolved"),
+        ],
+    )
+    async def test_503_problem_when_database_unreachable(
+        self, url_template: str, reason: str
+    ) -> None:
+        settings = make_settings(url_template.format(port=free_port()), health_timeout_seconds=2)
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
+        ):
+            response = await client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "database_unavailable"
+        assert reason in body["detail"]
+        assert body["database"] == "unreachable"
+
+    async def test_503_when_database_missing(self, database_url: str) -> None:
+        settings = make_settings(database_url.rsplit("/", 1)[0] + "/no_such_database")
+        app = create_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
+        ):
+            response = await client.get("/health/ready")
+        assert response.status_code == 503
+        assert "does not exist" in response.json()["detail"]
+
+
+class TestFrameworkErrorsAreProblems:
+    async def test_unknown_path(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/nope")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "not_found"
+        assert body["status"] == 404
+        assert {"type", "title", "detail"} <= body.keys()
+
+    async def test_wrong_method(self, client: httpx.AsyncClient) -> None:
+        response = await client.delete("/health")
+        assert response.status_code == 405
+        assert response.json()["code"] == "method_not_allowed"
+        assert response.headers["content-type"] == "application/problem+json"

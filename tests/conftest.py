@@ -1,0 +1,164 @@
+"""Database fixtures: one real Postgres per test session, schema built by `alembic upgrade
+head`, each test inside an outer transaction that is rolled back (SQLAlchemy's recipe with
+`join_transaction_mode="create_savepoint"`, so the app's own commits and rollbacks are safe)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.core.config import DatabaseUrl, Settings
+from app.core.database import Database
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+from tests.support.databases import test_server_url
+from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
+
+TEST_JWT_SECRET = "test-only-secret-with-at-least-32-bytes-of-entropy!"
+
+
+@dataclass
+class TestServer:
+    url: str
+    embedded: Any  # EmbeddedPostgres | None: lets fault tests restart it
+
+
+@pytest.fixture(scope="session")
+def test_server() -> Iterator[TestServer]:
+    with test_server_url() as (url, embedded):
+        upgrade_to_head(DatabaseUrl(url))
+        yield TestServer(url=url, embedded=embedded)
+
+
+@pytest.fixture(scope="session")
+def database_url(test_server: TestServer) -> str:
+    return test_server.url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "supabase_jwt_secret": TEST_JWT_SECRET,
+        "supabase_url": None,
+        "jwt_issuer": None,
+        "environment": "test",
+        "log_level": "WARNING",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    url = settings.runtime_url
+    assert url is not None
+    engine = create_async_engine(url.sqlalchemy_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """The test's connection: everything the test and the app do is rolled back at the end."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    url = settings.runtime_url
+    assert url is not None
+    database = Database(settings, url)
+    database.sessionmaker = async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    app.state.database = database
+    yield app
+    await database.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    async def back_to_owner(_: httpx.Response) -> None:
+        # A request's `SET LOCAL ROLE authenticated` outlives its savepoint inside the test's
+        # outer transaction; the test's own set-up and checks run as the owner again.
+        await connection.execute(text("reset role"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [back_to_owner]},
+    ) as client:
+        yield client
+
+
+@dataclass
+class StatementLog:
+    """SQL statements sent by the app while `recording`; savepoint bookkeeping excluded,
+    since in production those are the transaction's own BEGIN/COMMIT."""
+
+    statements: list[str] = field(default_factory=list)
+    recording: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+_SAVEPOINT_PREFIXES = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "reset role")
+
+
+@pytest.fixture
+def sql_statements(connection: AsyncConnection) -> Iterator[StatementLog]:
+    """Count the statements a request runs: `with log: ...` style via `.recording`."""
+    log = StatementLog(recording=True)
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if log.recording and not statement.lstrip().startswith(_SAVEPOINT_PREFIXES):
+            log.statements.append(statement)
+
+    target = connection.sync_connection
+    assert target is not None
+    event.listen(target, "before_cursor_execute", record)
+    yield log
+    event.remove(target, "before_cursor_execute", record)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(database_url: str) -> Iterator[str]:
+    binary = find_pgbouncer()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pgbouncer is not installed, and CI must run the PgBouncer lane")
+        pytest.skip("pgbouncer not installed (apt-get install pgbouncer); CI runs this lane")
+    with running_pgbouncer(database_url, binary) as url:
+        yield url
