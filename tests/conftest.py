@@ -24,10 +24,9 @@ from app.core.config import DatabaseUrl, Settings
 from app.core.database import Database
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
+from tests.support.builders import TEST_JWT_SECRET
 from tests.support.databases import test_server_url
 from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
-
-TEST_JWT_SECRET = "test-only-secret-with-at-least-32-bytes-of-entropy!"
 
 
 @dataclass

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.routes import health
+from app.api.routes import families, health, invitations, me
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
 from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
+from app.core.security import TokenVerifier
 
 logger = logging.getLogger("app")
 
@@ -32,6 +33,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise SettingsError(
             "setting DATABASE_URL: not set (use `loopin serve`, which starts an embedded Postgres)"
         )
+    if not (settings.jwt_secret or settings.jwks_url):
+        raise SettingsError(
+            "setting SUPABASE_URL: neither it nor SUPABASE_JWT_SECRET is set, so no token "
+            "could be verified"
+        )
+    token_verifier = TokenVerifier(
+        jwt_secret=settings.jwt_secret,
+        jwks_url=settings.jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        jwks_cache_seconds=settings.jwks_cache_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await database.dispose()
+            await token_verifier.aclose()
 
     app = FastAPI(
         title="Loopin API",
@@ -61,6 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.token_verifier = token_verifier
     install_error_handlers(app)
-    app.include_router(health.router)
+    for router in (
+        health.router,
+        me.router,
+        families.router,
+        families.members_router,
+        invitations.router,
+        invitations.accept_router,
+    ):
+        app.include_router(router)
     return app

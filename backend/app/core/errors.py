@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -145,8 +145,43 @@ def _is_connection_failure(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or isinstance(exc, InterfaceError | OperationalError)
 
 
+# Constraints whose violation is a client-facing rule, not a bug. Checked by the database so
+# they hold under concurrency; usually caught earlier by a service with the same answer.
+_CONSTRAINT_PROBLEMS = {
+    "family_has_owner": (
+        409,
+        "last_owner",
+        "A family always has an owner: make another member owner first, or delete the family.",
+    ),
+    "fk_users_id_users": (401, "user_not_found", "The token's user no longer exists."),
+}
+# SQLSTATEs that mean "try again": lock/statement timeouts, serialization failures, deadlocks.
+_RETRYABLE_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+
+
+def _driver_error(exc: DBAPIError) -> BaseException | None:
+    # SQLAlchemy's asyncpg adapter wraps asyncpg's exception; that one has the details.
+    return exc.orig.__cause__ if exc.orig is not None else None
+
+
 async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    driver_error = _driver_error(exc)
+    constraint = getattr(driver_error, "constraint_name", None)
+    if constraint in _CONSTRAINT_PROBLEMS:
+        status, code, detail = _CONSTRAINT_PROBLEMS[constraint]
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem_response(status, code, detail, headers=headers)
+    if isinstance(exc, IntegrityError):
+        logger.warning("unmapped integrity error on %s", constraint)
+        return problem_response(409, "conflict", "The change conflicts with the current data.")
+    if getattr(driver_error, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return problem_response(
+            503,
+            "database_busy",
+            "The database could not finish in time; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
     if _is_connection_failure(exc) or isinstance(exc.orig, TimeoutError | OSError):
         logger.warning("database unavailable: %s", type(exc.orig).__name__)
         return problem_response(

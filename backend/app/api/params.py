@@ -1,0 +1,34 @@
+"""Query and header parameters shared by several routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Query, Response
+
+from app.core.errors import BadRequest
+from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")]
+DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+]
+IfMatch = Annotated[
+    str | None,
+    Header(description='The version you last read, as its ETag: `"3"`.', max_length=64),
+]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`"3"`, `W/"3"` or `3` → 3; `*` or absent → None (no precondition)."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise BadRequest('If-Match must carry a version ETag like "3".', code="invalid_if_match")
+    return int(tag)
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'

@@ -1,0 +1,167 @@
+"""Families and their members."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import CurrentActor, SessionDep
+from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
+from app.schemas.common import Page
+from app.schemas.family import (
+    FamilyCreate,
+    FamilyRead,
+    FamilyUpdate,
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+)
+from app.schemas.problem import problems
+from app.services.families import FamilyService, FamilyView
+from app.services.members import MemberService
+
+router = APIRouter(prefix="/v1/families", tags=["families"])
+members_router = APIRouter(prefix="/v1/families/{family_id}/members", tags=["members"])
+
+
+def _family(view: FamilyView, response: Response) -> FamilyRead:
+    set_etag(response, view.family.version)
+    return FamilyRead.model_validate(view.as_dict())
+
+
+@router.post(
+    "",
+    name="create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FamilyRead,
+    responses={200: {"description": "Retried create: the existing family"}, **problems(409)},
+)
+async def create_family(
+    data: FamilyCreate, response: Response, session: SessionDep, actor: CurrentActor
+) -> FamilyRead:
+    """Create a family; you become its owner."""
+    view, created = await FamilyService(session, actor).create(data)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _family(view, response)
+
+
+@router.get("", name="list", response_model=Page[FamilyRead], responses=problems())
+async def list_families(
+    session: SessionDep, actor: CurrentActor, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> Page[FamilyRead]:
+    """The families you belong to, with your role and member id in each."""
+    views, next_cursor = await FamilyService(session, actor).list(cursor=cursor, limit=limit)
+    items = [FamilyRead.model_validate(view.as_dict()) for view in views]
+    return Page[FamilyRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{family_id}", name="get", response_model=FamilyRead, responses=problems(404))
+async def get_family(
+    family_id: uuid.UUID, response: Response, session: SessionDep, actor: CurrentActor
+) -> FamilyRead:
+    return _family(await FamilyService(session, actor).get(family_id), response)
+
+
+@router.patch(
+    "/{family_id}",
+    name="update",
+    response_model=FamilyRead,
+    responses=problems(400, 403, 404, 412),
+)
+async def update_family(
+    family_id: uuid.UUID,
+    changes: FamilyUpdate,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    if_match: IfMatch = None,
+) -> FamilyRead:
+    """Rename or move the family to another timezone (admins). Send the version you read
+    as `If-Match: "3"` (or `version` in the body) to get `412` instead of a lost update."""
+    view = await FamilyService(session, actor).update(
+        family_id, changes, if_match=parse_if_match(if_match)
+    )
+    return _family(view, response)
+
+
+@router.delete(
+    "/{family_id}",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(403, 404),
+)
+async def delete_family(family_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> None:
+    """Delete the family and everything in it (owners)."""
+    await FamilyService(session, actor).delete(family_id)
+
+
+@members_router.get("", name="list", response_model=Page[MemberRead], responses=problems(404))
+async def list_members(
+    family_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentActor,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[MemberRead]:
+    members, next_cursor = await MemberService(session, actor).list(
+        family_id, cursor=cursor, limit=limit
+    )
+    return Page[MemberRead](
+        items=[MemberRead.model_validate(member) for member in members], next_cursor=next_cursor
+    )
+
+
+@members_router.post(
+    "",
+    name="create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberRead,
+    responses={
+        200: {"description": "Retried create: the existing profile"},
+        **problems(403, 404, 409),
+    },
+)
+async def create_member(
+    family_id: uuid.UUID,
+    data: MemberCreate,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+) -> object:
+    """Create a managed profile: a family member without a login, like a young child (admins)."""
+    member, created = await MemberService(session, actor).create_managed(family_id, data)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return member
+
+
+@members_router.patch(
+    "/{member_id}", name="update", response_model=MemberRead, responses=problems(403, 404, 409)
+)
+async def update_member(
+    family_id: uuid.UUID,
+    member_id: uuid.UUID,
+    changes: MemberUpdate,
+    session: SessionDep,
+    actor: CurrentActor,
+) -> object:
+    """Change a member's role or name (admins). Only owners grant or remove `owner`;
+    `409 last_owner` when that would leave the family without one."""
+    return await MemberService(session, actor).update(family_id, member_id, changes)
+
+
+@members_router.delete(
+    "/{member_id}",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(403, 404, 409),
+)
+async def delete_member(
+    family_id: uuid.UUID, member_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> None:
+    """Remove a member (admins), or leave the family (your own member id)."""
+    await MemberService(session, actor).remove(family_id, member_id)

@@ -1,0 +1,83 @@
+"""Building blocks shared by request and response models."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.config import known_timezones
+from app.core.errors import Unprocessable
+
+T = TypeVar("T")
+
+
+def _valid_timezone(value: str) -> str:
+    if value not in known_timezones():
+        raise ValueError("must be an IANA time zone name, like 'Europe/Berlin'")
+    return value
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+TimezoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_valid_timezone)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_characters),
+]
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control_characters),
+]
+
+
+class RequestModel(BaseModel):
+    """Request bodies reject unknown fields: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except (ValueError, TypeError) as error:
+        raise Unprocessable(
+            "The cursor is not one this API issued.", code="invalid_cursor"
+        ) from error
+
+
+def model_dump_for_compare(model: BaseModel) -> dict[str, Any]:
+    """The fields a client sent, for 'same id, same body?' checks on retried creates."""
+    return model.model_dump(exclude_unset=True, exclude={"id"})

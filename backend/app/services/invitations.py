@@ -1,0 +1,181 @@
+"""Invitations: a secret token (stored only as its hash) that lets a login join a family."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, Forbidden, Gone, NotFound
+from app.models import FamilyMember, Invitation
+from app.models.enums import MemberRole
+from app.schemas.invitation import InvitationCreate
+from app.services.actor import Actor
+from app.services.families import FamilyService, FamilyView, IdConflict
+from app.services.members import MemberNotFound, OwnerRequired
+from app.services.pagination import page_of, paginate
+from app.services.scope import require_membership
+from app.services.users import UserService
+
+TOKEN_PREFIX = "lpi_"  # noqa: S105 - not a secret: recognisable in logs and by secret scanners
+
+
+class InvitationNotFound(NotFound):
+    code = "invitation_not_found"
+    title = "Invitation not found"
+
+
+class InvitationGone(Gone):
+    title = "Invitation no longer valid"
+
+
+class MemberNotManaged(Conflict):
+    code = "member_not_managed"
+    title = "Profile already has a login"
+
+
+class InvitationEmailMismatch(Forbidden):
+    code = "invitation_email_mismatch"
+    title = "Invitation is for another email"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+
+
+def hash_token(token: str) -> str:
+    # The token has 256 bits of entropy, so a plain SHA-256 is enough (no slow KDF needed).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_GONE = {
+    "expired": ("invitation_expired", "This invitation has expired."),
+    "revoked": ("invitation_revoked", "This invitation was revoked."),
+    "used": ("invitation_used", "This invitation has been used up."),
+}
+
+
+def _pending() -> ColumnElement[bool]:
+    return (
+        Invitation.revoked_at.is_(None)
+        & (Invitation.expires_at > func.now())
+        & (Invitation.use_count < Invitation.max_uses)
+    )
+
+
+class InvitationService:
+    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+
+    async def create(
+        self, family_id: uuid.UUID, data: InvitationCreate
+    ) -> tuple[Invitation, str | None]:
+        """`(invitation, token)`; the token is None when a retried create returns the
+        invitation made before (its token was shown once and is not stored)."""
+        mine = await require_membership(
+            self.session, self.actor, family_id, at_least=MemberRole.ADMIN
+        )
+        if data.role == MemberRole.OWNER and mine.role != MemberRole.OWNER:
+            raise OwnerRequired("Only an owner can invite an owner.")
+        if data.id is not None:
+            existing = await self.session.get(Invitation, data.id)
+            if existing is not None:
+                if not self._same(existing, family_id, data):
+                    raise IdConflict("An invitation with this id exists with different content.")
+                return existing, None
+        if data.member_id is not None:
+            await self._ensure_managed_profile(family_id, data.member_id)
+        token = new_token()
+        invitation = Invitation(
+            id=data.id or uuid.uuid4(),
+            family_id=family_id,
+            token_hash=hash_token(token),
+            role=data.role,
+            email=data.email,
+            member_id=data.member_id,
+            max_uses=data.max_uses,
+            expires_at=func.now() + timedelta(hours=data.expires_in_hours),
+            created_by=self.actor.user_id,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(invitation)
+        except IntegrityError:
+            raise IdConflict("This id is already used by another resource.") from None
+        await self.session.refresh(invitation)
+        return invitation, token
+
+    async def list_pending(
+        self, family_id: uuid.UUID, *, cursor: str | None, limit: int
+    ) -> tuple[list[Invitation], str | None]:
+        await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
+        query = paginate(
+            select(Invitation).where(Invitation.family_id == family_id, _pending()),
+            created_at=Invitation.created_at,
+            row_id=Invitation.id,
+            cursor=cursor,
+            limit=limit,
+        )
+        rows = (await self.session.scalars(query)).all()
+        return page_of(rows, limit, key=lambda invitation: (invitation.created_at, invitation.id))
+
+    async def revoke(self, family_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
+        await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
+        revoked = await self.session.scalar(
+            update(Invitation)
+            .where(Invitation.id == invitation_id, Invitation.family_id == family_id)
+            .values(revoked_at=func.coalesce(Invitation.revoked_at, func.now()))
+            .returning(Invitation.id)
+        )
+        if revoked is None:
+            raise InvitationNotFound("No invitation with this id in the family.")
+
+    async def accept(self, token: str) -> tuple[FamilyView, FamilyMember]:
+        await UserService(self.session, self.actor).provision()
+        row = (
+            await self.session.execute(
+                select(
+                    func.public.accept_invitation(hash_token(token)).table_valued(
+                        "outcome", "family_id", "member_id"
+                    )
+                )
+            )
+        ).one()
+        outcome, family_id, member_id = row
+        if outcome == "not_found":
+            raise InvitationNotFound("No invitation matches this token.")
+        if outcome == "email_mismatch":
+            raise InvitationEmailMismatch("This invitation was sent to another email address.")
+        if outcome in _GONE:
+            code, detail = _GONE[outcome]
+            raise InvitationGone(detail, code=code)
+        view = await FamilyService(self.session, self.actor).get(family_id)
+        assert view.membership.id == member_id
+        return view, view.membership
+
+    async def _ensure_managed_profile(self, family_id: uuid.UUID, member_id: uuid.UUID) -> None:
+        member = await self.session.scalar(
+            select(FamilyMember).where(
+                FamilyMember.id == member_id, FamilyMember.family_id == family_id
+            )
+        )
+        if member is None:
+            raise MemberNotFound("No member with this id in the family.")
+        if member.user_id is not None:
+            raise MemberNotManaged("This profile already has a login; invite without member_id.")
+
+    @staticmethod
+    def _same(existing: Invitation, family_id: uuid.UUID, data: InvitationCreate) -> bool:
+        return (
+            existing.family_id == family_id
+            and existing.role == data.role
+            and existing.email == data.email
+            and existing.member_id == data.member_id
+            and existing.max_uses == data.max_uses
+        )

@@ -1,0 +1,90 @@
+"""The caller's own profile: provisioning, changes, deletion."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, Unauthorized
+from app.models import Family, FamilyMember, User
+from app.models.enums import MemberRole
+from app.schemas.user import UserUpdate
+from app.services.actor import Actor
+from app.services.scope import memberships_of
+
+
+class SoleOwner(Conflict):
+    code = "sole_owner"
+    title = "Sole owner"
+
+
+class UserService:
+    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+
+    async def provision(self) -> User:
+        """The caller's profile, created from the token on first use (one statement either
+        way: insert-or-nothing, then read)."""
+        user = await self.session.get(User, self.actor.user_id)
+        if user is not None:
+            return user
+        statement = (
+            insert(User)
+            .values(
+                id=self.actor.user_id,
+                email=self.actor.email,
+                full_name=self.actor.full_name_hint,
+            )
+            .on_conflict_do_nothing(index_elements=[User.id])
+        )
+        await self.session.execute(statement)
+        user = await self.session.get(User, self.actor.user_id, populate_existing=True)
+        if user is None:  # pragma: no cover - the insert above guarantees it
+            raise Unauthorized("The token's user no longer exists.", code="user_not_found")
+        return user
+
+    async def update(self, changes: UserUpdate) -> User:
+        user = await self.provision()
+        for field, value in changes.model_dump(exclude_unset=True).items():
+            if value is None and field != "full_name":
+                continue  # null means "leave as it is" for the non-nullable settings
+            setattr(user, field, value)
+        await self.session.flush()
+        await self.session.refresh(user)
+        return user
+
+    async def delete(self) -> None:
+        """Delete the caller's profile and memberships, and the families only they were in.
+        Refused while the caller is the only owner of a family that has other members."""
+        mine = memberships_of(self.actor).subquery()
+        member_counts = (
+            select(
+                FamilyMember.family_id,
+                func.count().label("members"),
+                func.count().filter(FamilyMember.role == MemberRole.OWNER).label("owners"),
+            )
+            .where(FamilyMember.family_id.in_(select(mine.c.family_id)))
+            .group_by(FamilyMember.family_id)
+            .subquery()
+        )
+        query = select(
+            mine.c.family_id, mine.c.role, member_counts.c.members, member_counts.c.owners
+        ).join(member_counts, member_counts.c.family_id == mine.c.family_id)
+        rows = (await self.session.execute(query)).all()
+        alone_in = [row.family_id for row in rows if row.members == 1]
+        blocking = [
+            row.family_id
+            for row in rows
+            if row.members > 1 and row.role == MemberRole.OWNER and row.owners == 1
+        ]
+        if blocking:
+            raise SoleOwner(
+                "You are the only owner of a family with other members; make someone else "
+                "an owner or delete the family first.",
+                family_ids=[str(family_id) for family_id in blocking],
+            )
+        if alone_in:
+            await self.session.execute(delete(Family).where(Family.id.in_(alone_in)))
+        await self.session.execute(delete(User).where(User.id == self.actor.user_id))
