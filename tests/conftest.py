@@ -161,3 +161,34 @@ def pgbouncer_url(database_url: str) -> Iterator[str]:
         pytest.skip("pgbouncer not installed (apt-get install pgbouncer); CI runs this lane")
     with running_pgbouncer(database_url, binary) as url:
         yield url
+
+
+# --- committing mode: real transactions, for concurrency and pooler tests -------------------
+
+
+@pytest.fixture
+async def live_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose work the test commits itself (`await live_connection.commit()`).
+    Everything committed is truncated after the test."""
+    async with engine.connect() as connection:
+        yield connection
+    async with engine.begin() as cleanup:
+        await cleanup.execute(text("truncate auth.users, public.users, public.families cascade"))
+
+
+@pytest.fixture
+async def live_app(settings: Settings, live_connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    """The app with its own pool, committing for real: concurrent requests really race."""
+    app = create_app(settings)
+    url = settings.runtime_url
+    assert url is not None
+    app.state.database = Database(settings, url)
+    yield app
+    await app.state.database.dispose()
+
+
+@pytest.fixture
+async def live_client(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=live_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

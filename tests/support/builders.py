@@ -53,9 +53,7 @@ async def create_family(
 ) -> uuid.UUID:
     family_id = uuid.uuid4()
     await connection.execute(
-        text(
-            "insert into families (id, name, timezone, created_by) values (:id, :name, :tz, :by)"
-        ),
+        text("insert into families (id, name, timezone, created_by) values (:id, :name, :tz, :by)"),
         {"id": family_id, "name": name, "tz": timezone, "by": owner.user_id},
     )
     await add_member(connection, family_id, owner, MemberRole.OWNER)
