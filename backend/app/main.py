@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.routes import families, health, invitations, me
+from app.api.routes import checkins, families, habits, health, invitations, me
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
 from app.core.diagnostics import describe_connection_error
@@ -84,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         families.members_router,
         invitations.router,
         invitations.accept_router,
+        habits.family_router,
+        habits.router,
+        checkins.router,
     ):
         app.include_router(router)
     return app

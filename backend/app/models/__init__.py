@@ -3,7 +3,21 @@
 from app.models.auth import auth_users
 from app.models.base import Base
 from app.models.family import Family, FamilyMember
+from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.invitation import Invitation
+from app.models.routine import Routine, RoutineVersion
 from app.models.user import User
 
-__all__ = ["Base", "Family", "FamilyMember", "Invitation", "User", "auth_users"]
+__all__ = [
+    "Base",
+    "Checkin",
+    "Family",
+    "FamilyMember",
+    "Habit",
+    "HabitVersion",
+    "Invitation",
+    "Routine",
+    "RoutineVersion",
+    "User",
+    "auth_users",
+]

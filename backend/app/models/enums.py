@@ -30,3 +30,23 @@ def pg_enum(enum_type: type[enum.Enum], name: str) -> Enum:
 
 
 member_role_enum = pg_enum(MemberRole, "member_role")
+
+
+class HabitType(enum.StrEnum):
+    BOOLEAN = "boolean"
+    NUMERIC = "numeric"
+
+
+class TargetDirection(enum.StrEnum):
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+
+
+class CheckinStatus(enum.StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+habit_type_enum = pg_enum(HabitType, "habit_type")
+target_direction_enum = pg_enum(TargetDirection, "target_direction")
+checkin_status_enum = pg_enum(CheckinStatus, "checkin_status")

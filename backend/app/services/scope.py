@@ -7,9 +7,11 @@ mistake in a service still leaks nothing; this layer exists to answer with the r
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from app.core.errors import Forbidden, NotFound
 from app.models import Family, FamilyMember
@@ -51,8 +53,7 @@ async def require_membership(
     )
     if membership is None:
         raise FamilyNotFound("No family with this id is visible to you.")
-    if not membership.role.at_least(at_least):
-        raise InsufficientRole(f"This needs the {at_least.value} role or higher in the family.")
+    ensure_role(membership, at_least)
     return membership
 
 
@@ -62,3 +63,20 @@ def families_of(actor: Actor) -> Select[tuple[Family, FamilyMember]]:
         FamilyMember,
         (FamilyMember.family_id == Family.id) & (FamilyMember.user_id == actor.user_id),
     )
+
+
+def ensure_role(membership: FamilyMember, at_least: MemberRole) -> None:
+    if not membership.role.at_least(at_least):
+        raise InsufficientRole(f"This needs the {at_least.value} role or higher in the family.")
+
+
+def with_my_membership(
+    query: Select[Any], actor: Actor, family_id: InstrumentedAttribute[uuid.UUID]
+) -> tuple[Select[Any], type[FamilyMember]]:
+    """Join the actor's membership in the family of the rows `query` selects: rows of families
+    the actor is not in drop out. Returns the query and the membership alias to select."""
+    mine = aliased(FamilyMember, name="my_membership")
+    joined = query.join(
+        mine, (mine.family_id == family_id) & (mine.user_id == actor.user_id)
+    ).add_columns(mine)
+    return joined, mine

@@ -1,0 +1,78 @@
+"""Check-ins of a habit, one per local date."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.api.deps import CurrentActor, SessionDep, SettingsDep
+from app.api.routes.habits import FromDate, ToDate
+from app.schemas.habit import CheckinRead, CheckinWrite
+from app.schemas.problem import problems
+from app.services.checkins import CheckinService
+
+router = APIRouter(prefix="/v1/habits/{habit_id}/checkins", tags=["checkins"])
+
+CheckinDate = Annotated[date, Path(description="The local date the check-in counts for.")]
+
+
+@router.put(
+    "/{day}",
+    name="put",
+    response_model=CheckinRead,
+    status_code=status.HTTP_200_OK,
+    responses={201: {"description": "Created", "model": CheckinRead}, **problems(403, 404, 409)},
+)
+async def put_checkin(
+    habit_id: uuid.UUID,
+    day: CheckinDate,
+    data: CheckinWrite,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+) -> object:
+    """Record the habit for a local date: `201` new, `200` replaced. Safe to repeat.
+    `422` for a date after the habit's local today, before its start, or older than the
+    backfill window."""
+    service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
+    checkin, created = await service.put(habit_id, day, data)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return checkin
+
+
+@router.delete(
+    "/{day}",
+    name="delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(403, 404, 409),
+)
+async def delete_checkin(
+    habit_id: uuid.UUID,
+    day: CheckinDate,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+) -> None:
+    """Undo a check-in (also when there is none: the result is the same)."""
+    service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
+    await service.delete(habit_id, day)
+
+
+@router.get("", name="list", response_model=dict[str, list[CheckinRead]], responses=problems(404))
+async def list_checkins(
+    habit_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    first: FromDate = None,
+    last: ToDate = None,
+) -> dict[str, object]:
+    """Check-ins between `from` and `to` (default: the last 30 days; at most 366 days)."""
+    service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
+    return {"items": await service.list(habit_id, first, last)}

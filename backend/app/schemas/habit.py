@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, model_validator
+
+from app.models.enums import CheckinStatus, HabitType, TargetDirection
+from app.schemas.common import Name, ReadModel, RequestModel
+
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Icon = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999"), decimal_places=3)]
+Target = Annotated[Decimal, Field(gt=0, le=Decimal("99999999999"), decimal_places=3)]
+# Amounts go out as JSON numbers, not the strings pydantic uses for Decimal by default.
+Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+# Dates a habits app can mean: nothing before 2000 or after 2100 (also keeps loops bounded).
+AppDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+
+class DailySchedule(RequestModel):
+    kind: Literal["daily"]
+
+
+class WeekdaysSchedule(RequestModel):
+    kind: Literal["weekdays"]
+    weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)]
+
+    @model_validator(mode="after")
+    def _distinct_sorted(self) -> WeekdaysSchedule:
+        if len(set(self.weekdays)) != len(self.weekdays):
+            raise ValueError("weekdays must not repeat")
+        self.weekdays = sorted(self.weekdays)
+        return self
+
+
+class PerPeriodSchedule(RequestModel):
+    kind: Literal["per_period"]
+    times: Annotated[int, Field(ge=1, le=31)]
+    period: Literal["week", "month"]
+
+    @model_validator(mode="after")
+    def _fits_period(self) -> PerPeriodSchedule:
+        if self.period == "week" and self.times > 7:
+            raise ValueError("a week has 7 days: times must be at most 7")
+        return self
+
+
+Schedule = Annotated[
+    DailySchedule | WeekdaysSchedule | PerPeriodSchedule, Field(discriminator="kind")
+]
+
+
+class Measure(RequestModel):
+    """How a habit is measured: shared by create and by versioned changes."""
+
+    type: HabitType = HabitType.BOOLEAN
+    target_value: Target | None = None
+    unit: Unit | None = None
+    target_direction: TargetDirection | None = None
+
+    def check_measure(self) -> None:
+        if self.type == HabitType.NUMERIC:
+            if self.target_value is None:
+                raise ValueError("numeric habits need target_value > 0")
+            if self.target_direction is None:
+                self.target_direction = TargetDirection.AT_LEAST
+        elif self.target_value is not None or self.target_direction is not None:
+            raise ValueError("boolean habits have no target_value or target_direction")
+
+
+class HabitCreate(Measure):
+    id: uuid.UUID | None = None
+    name: Name
+    assignee_id: uuid.UUID
+    schedule: Schedule
+    start_date: AppDate | None = Field(
+        default=None, description="Default: today in the assignee's timezone."
+    )
+    description: Description | None = None
+    color: Color | None = None
+    icon: Icon | None = None
+    sort_order: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
+
+    @model_validator(mode="after")
+    def _measure(self) -> HabitCreate:
+        self.check_measure()
+        return self
+
+
+class HabitUpdate(RequestModel):
+    name: Name | None = None
+    description: Description | None = None
+    color: Color | None = None
+    icon: Icon | None = None
+    sort_order: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
+    archived: bool | None = None
+    type: HabitType | None = None
+    target_value: Target | None = None
+    unit: Unit | None = None
+    target_direction: TargetDirection | None = None
+    schedule: Schedule | None = None
+    effective_from: AppDate | None = Field(
+        default=None, description="When a target/schedule change starts (default: today)."
+    )
+    version: Annotated[int, Field(ge=1)] | None = None
+
+    @property
+    def changes_measure(self) -> bool:
+        return bool(self.model_fields_set & MEASURE_FIELDS)
+
+
+MEASURE_FIELDS = frozenset({"type", "target_value", "unit", "target_direction", "schedule"})
+
+
+class HabitVersionRead(ReadModel):
+    number: int
+    effective_from: date
+    type: HabitType
+    target_value: Number | None
+    unit: str | None
+    target_direction: TargetDirection | None
+    schedule: dict[str, object]
+    created_at: datetime
+
+
+class HabitRead(ReadModel):
+    id: uuid.UUID
+    family_id: uuid.UUID
+    assignee_id: uuid.UUID
+    name: str
+    description: str | None
+    color: str | None
+    icon: str | None
+    sort_order: int
+    start_date: date
+    archived: bool
+    version: int
+    type: HabitType
+    target_value: Number | None
+    unit: str | None
+    target_direction: TargetDirection | None
+    schedule: dict[str, object]
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompletionRates(BaseModel):
+    days_7: float | None
+    days_30: float | None
+    days_90: float | None
+
+
+class HabitStats(BaseModel):
+    habit_id: uuid.UUID
+    as_of: date
+    current_streak: int
+    best_streak: int
+    score: float
+    completion_rate: CompletionRates
+
+
+class HistoryDay(BaseModel):
+    date: date
+    status: Literal["done", "partial", "missed", "skipped", "not_due"]
+    value: Number | None
+    final: bool = Field(description="False for today: the day can still change.")
+
+
+class HabitHistory(BaseModel):
+    items: list[HistoryDay]
+
+
+class CheckinWrite(RequestModel):
+    status: CheckinStatus
+    value: Amount | None = None
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class CheckinRead(ReadModel):
+    id: uuid.UUID
+    habit_id: uuid.UUID
+    date: date
+    status: CheckinStatus
+    value: Number | None
+    note: str | None
+    logged_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,120 @@
+"""Loading a habit with everything its rules need, in one statement: the habit, its family,
+its assignee (and their profile, for their local "today") and the caller's membership."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.core.errors import Forbidden, NotFound
+from app.models import Family, FamilyMember, Habit, HabitVersion, User
+from app.models.enums import MemberRole
+from app.services.actor import Actor
+from app.services.clock import local_today
+from app.services.progress import Rule, Schedule, Timeline
+from app.services.scope import with_my_membership
+
+
+class HabitNotFound(NotFound):
+    code = "habit_not_found"
+    title = "Habit not found"
+
+
+class NotYourHabit(Forbidden):
+    code = "not_assignee"
+    title = "Only the assignee or an admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Whose day it is: an IANA zone and the hour the day starts."""
+
+    timezone: str
+    day_start_hour: int
+
+    def today(self, now: datetime) -> date:
+        return local_today(self.timezone, self.day_start_hour, now)
+
+
+@dataclass(frozen=True, slots=True)
+class HabitContext:
+    habit: Habit
+    family: Family
+    assignee: FamilyMember
+    my_membership: FamilyMember
+    clock: Clock
+
+    @property
+    def may_manage(self) -> bool:
+        """Admins manage every habit of the family; a member manages their own."""
+        return (
+            self.my_membership.role.at_least(MemberRole.ADMIN)
+            or self.my_membership.id == self.assignee.id
+        )
+
+    def ensure_may_manage(self) -> None:
+        if not self.may_manage:
+            raise NotYourHabit("Only the habit's assignee or a family admin can change this.")
+
+
+def clock_of(member: FamilyMember, family: Family, profile: User | None) -> Clock:
+    """A member with a login lives by their own profile's clock; a managed profile (a
+    young child) by the family's."""
+    if member.user_id is not None and profile is not None:
+        return Clock(profile.timezone, profile.day_start_hour)
+    return Clock(family.timezone, 0)
+
+
+async def load_habit(session: AsyncSession, actor: Actor, habit_id: uuid.UUID) -> HabitContext:
+    assignee = aliased(FamilyMember, name="assignee")
+    query = (
+        select(Habit, Family, assignee, User)
+        .join(Family, Family.id == Habit.family_id)
+        .join(assignee, assignee.id == Habit.assignee_id)
+        .outerjoin(User, User.id == assignee.user_id)
+        .where(Habit.id == habit_id, Habit.deleted_at.is_(None))
+    )
+    query, _ = with_my_membership(query, actor, Habit.family_id)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise HabitNotFound("No habit with this id is visible to you.")
+    habit, family, member, profile, mine = row
+    return HabitContext(habit, family, member, mine, clock_of(member, family, profile))
+
+
+async def load_versions(
+    session: AsyncSession, habit_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[HabitVersion]]:
+    rows = await session.scalars(
+        select(HabitVersion)
+        .where(HabitVersion.habit_id.in_(habit_ids))
+        .order_by(HabitVersion.habit_id, HabitVersion.number)
+    )
+    versions: dict[uuid.UUID, list[HabitVersion]] = {habit_id: [] for habit_id in habit_ids}
+    for version in rows:
+        versions[version.habit_id].append(version)
+    return versions
+
+
+def rule_of(version: HabitVersion) -> Rule:
+    return Rule(
+        number=version.number,
+        effective_from=version.effective_from,
+        schedule=Schedule.from_json(version.schedule),
+        type=version.type,
+        target_value=version.target_value,
+        direction=version.target_direction,
+    )
+
+
+def timeline_of(habit: Habit, versions: list[HabitVersion]) -> Timeline:
+    return Timeline([rule_of(version) for version in versions], start_date=habit.start_date)
+
+
+def latest(versions: list[HabitVersion]) -> HabitVersion:
+    return max(versions, key=lambda version: (version.effective_from, version.number))

@@ -1,0 +1,350 @@
+"""Habits and their versions: create, read, change (a target or schedule change is a new
+version from a date on), archive, soft-delete; stats and history."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Unprocessable
+from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
+from app.models.enums import MemberRole
+from app.schemas.habit import HabitCreate, HabitUpdate, Measure
+from app.services import progress
+from app.services.actor import Actor
+from app.services.families import IdConflict, VersionMismatch
+from app.services.habit_context import (
+    Clock,
+    HabitContext,
+    clock_of,
+    latest,
+    load_habit,
+    load_versions,
+    timeline_of,
+)
+from app.services.members import MemberNotFound
+from app.services.pagination import page_of, paginate
+from app.services.scope import InsufficientRole, require_membership
+
+MAX_HISTORY_DAYS = 366
+
+
+class InvalidHabitChange(Unprocessable):
+    code = "invalid_habit_change"
+    title = "Invalid habit change"
+
+
+@dataclass(frozen=True, slots=True)
+class HabitView:
+    habit: Habit
+    version: HabitVersion
+
+    def as_dict(self) -> dict[str, object]:
+        habit, version = self.habit, self.version
+        return {
+            "id": habit.id,
+            "family_id": habit.family_id,
+            "assignee_id": habit.assignee_id,
+            "name": habit.name,
+            "description": habit.description,
+            "color": habit.color,
+            "icon": habit.icon,
+            "sort_order": habit.sort_order,
+            "start_date": habit.start_date,
+            "archived": habit.archived_at is not None,
+            "version": habit.version,
+            "type": version.type,
+            "target_value": version.target_value,
+            "unit": version.unit,
+            "target_direction": version.target_direction,
+            "schedule": version.schedule,
+            "current_version": version.number,
+            "created_at": habit.created_at,
+            "updated_at": habit.updated_at,
+        }
+
+
+def _schedule_json(data: Measure | HabitCreate | HabitUpdate) -> dict[str, object]:
+    schedule = getattr(data, "schedule", None)
+    assert schedule is not None
+    return dict(schedule.model_dump())
+
+
+class HabitService:
+    def __init__(self, session: AsyncSession, actor: Actor, *, now: datetime | None = None) -> None:
+        self.session = session
+        self.actor = actor
+        self.now = now or datetime.now(UTC)
+
+    async def create(self, family_id: uuid.UUID, data: HabitCreate) -> tuple[HabitView, bool]:
+        mine = await require_membership(self.session, self.actor, family_id)
+        if data.id is not None:
+            existing = await self._existing(data.id)
+            if existing is not None:
+                if not self._same_create(existing, family_id, data):
+                    raise IdConflict("A habit with this id exists with different content.")
+                return existing, False
+        assignee, clock = await self._assignee(family_id, data.assignee_id)
+        if not mine.role.at_least(MemberRole.ADMIN) and assignee.id != mine.id:
+            raise InsufficientRole("Members create habits for themselves; admins for anyone.")
+        start = data.start_date or clock.today(self.now)
+        habit = Habit(
+            id=data.id or uuid.uuid4(),
+            family_id=family_id,
+            assignee_id=assignee.id,
+            name=data.name,
+            description=data.description,
+            color=data.color,
+            icon=data.icon,
+            sort_order=data.sort_order,
+            start_date=start,
+            created_by=self.actor.user_id,
+        )
+        version = HabitVersion(
+            habit_id=habit.id,
+            family_id=family_id,
+            number=1,
+            effective_from=start,
+            type=data.type,
+            target_value=data.target_value,
+            unit=data.unit,
+            target_direction=data.target_direction,
+            schedule=_schedule_json(data),
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(habit)
+                await self.session.flush()
+                self.session.add(version)
+        except IntegrityError:
+            raise IdConflict("This id is already used by another resource.") from None
+        await self.session.refresh(habit)
+        return HabitView(habit, version), True
+
+    async def list_in_family(
+        self,
+        family_id: uuid.UUID,
+        *,
+        assignee_id: uuid.UUID | None,
+        archived: bool | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[HabitView], str | None]:
+        await require_membership(self.session, self.actor, family_id)
+        query = select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
+        if assignee_id is not None:
+            query = query.where(Habit.assignee_id == assignee_id)
+        if archived is not None:
+            query = query.where(
+                Habit.archived_at.is_not(None) if archived else Habit.archived_at.is_(None)
+            )
+        query = paginate(
+            query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
+        )
+        habits, next_cursor = page_of(
+            (await self.session.scalars(query)).all(), limit, key=lambda h: (h.created_at, h.id)
+        )
+        versions = await load_versions(self.session, [habit.id for habit in habits])
+        return [HabitView(h, latest(versions[h.id])) for h in habits], next_cursor
+
+    async def get(self, habit_id: uuid.UUID) -> HabitView:
+        context = await load_habit(self.session, self.actor, habit_id)
+        versions = await load_versions(self.session, [habit_id])
+        return HabitView(context.habit, latest(versions[habit_id]))
+
+    async def versions(self, habit_id: uuid.UUID) -> list[HabitVersion]:
+        await load_habit(self.session, self.actor, habit_id)
+        return (await load_versions(self.session, [habit_id]))[habit_id]
+
+    async def update(
+        self, habit_id: uuid.UUID, changes: HabitUpdate, *, if_match: int | None
+    ) -> HabitView:
+        context = await load_habit(self.session, self.actor, habit_id)
+        context.ensure_may_manage()
+        habit = context.habit
+        expected = if_match if if_match is not None else changes.version
+        if expected is not None and expected != habit.version:
+            raise VersionMismatch(
+                "The habit changed since you read it; fetch it again and retry.",
+                expected_version=expected,
+                current_version=habit.version,
+            )
+        versions = (await load_versions(self.session, [habit_id]))[habit_id]
+        current = latest(versions)
+        values: dict[str, object] = {}
+        for name in ("description", "color", "icon"):  # optional: null clears them
+            if name in changes.model_fields_set:
+                values[name] = getattr(changes, name)
+        for name in ("name", "sort_order"):  # required: null leaves them as they are
+            if getattr(changes, name) is not None:
+                values[name] = getattr(changes, name)
+        if changes.archived is not None:
+            values["archived_at"] = func.now() if changes.archived else None
+        if changes.changes_measure:
+            current = await self._new_version(context, versions, current, changes)
+        if values or changes.changes_measure:
+            values.update(version=Habit.version + 1, updated_at=func.now())
+            # Guarded by the version we read, so two concurrent edits cannot both win.
+            updated = await self.session.scalar(
+                update(Habit)
+                .where(Habit.id == habit_id, Habit.version == habit.version)
+                .values(**values)
+                .returning(Habit)
+                .execution_options(populate_existing=True)
+            )
+            if updated is None:
+                raise VersionMismatch("The habit changed while you edited it; retry.")
+            habit = updated
+        return HabitView(habit, current)
+
+    async def delete(self, habit_id: uuid.UUID) -> None:
+        context = await load_habit(self.session, self.actor, habit_id)
+        context.ensure_may_manage()
+        await self.session.execute(
+            update(Habit)
+            .where(Habit.id == habit_id)
+            .values(deleted_at=func.now(), updated_at=func.now(), version=Habit.version + 1)
+        )
+
+    async def stats(self, habit_id: uuid.UUID) -> dict[str, object]:
+        context, timeline, entries = await self._progress_inputs(habit_id, first=None)
+        today = context.clock.today(self.now)
+        outcomes = progress.units(timeline, entries, today)
+        return {
+            "habit_id": habit_id,
+            "as_of": today,
+            "current_streak": progress.current_streak(outcomes),
+            "best_streak": progress.best_streak(outcomes),
+            "score": round(progress.score(timeline, entries, today), 6),
+            "completion_rate": {
+                f"days_{days}": progress.completion_rate(timeline, entries, today, days)
+                for days in (7, 30, 90)
+            },
+        }
+
+    async def history(
+        self, habit_id: uuid.UUID, first: date | None, last: date | None
+    ) -> list[dict[str, object]]:
+        context = await load_habit(self.session, self.actor, habit_id)
+        today = context.clock.today(self.now)
+        last = min(last or today, today)
+        first = first or last - timedelta(days=29)
+        if first > last:
+            raise Unprocessable("`from` must not be after `to` (or today).", code="invalid_range")
+        if (last - first).days >= MAX_HISTORY_DAYS:
+            raise Unprocessable(
+                f"Ask for at most {MAX_HISTORY_DAYS} days at a time.", code="range_too_long"
+            )
+        versions = (await load_versions(self.session, [habit_id]))[habit_id]
+        timeline = timeline_of(context.habit, versions)
+        entries = await self._entries(habit_id, first, last)
+        return [
+            {
+                "date": day,
+                "status": status.value,
+                "value": entry.value if entry else None,
+                "final": day < today,
+            }
+            for day, status, entry in progress.history(timeline, entries, first, last)
+        ]
+
+    async def _progress_inputs(
+        self, habit_id: uuid.UUID, first: date | None
+    ) -> tuple[HabitContext, progress.Timeline, dict[date, progress.Entry]]:
+        context = await load_habit(self.session, self.actor, habit_id)
+        versions = (await load_versions(self.session, [habit_id]))[habit_id]
+        entries = await self._entries(habit_id, first or context.habit.start_date, None)
+        return context, timeline_of(context.habit, versions), entries
+
+    async def _entries(
+        self, habit_id: uuid.UUID, first: date, last: date | None
+    ) -> dict[date, progress.Entry]:
+        query = select(Checkin.date, Checkin.status, Checkin.value).where(
+            Checkin.habit_id == habit_id, Checkin.date >= first
+        )
+        if last is not None:
+            query = query.where(Checkin.date <= last)
+        rows = await self.session.execute(query)
+        return {day: progress.Entry(status, value) for day, status, value in rows}
+
+    async def _new_version(
+        self,
+        context: HabitContext,
+        versions: list[HabitVersion],
+        current: HabitVersion,
+        changes: HabitUpdate,
+    ) -> HabitVersion:
+        merged = {
+            "type": current.type,
+            "target_value": current.target_value,
+            "unit": current.unit,
+            "target_direction": current.target_direction,
+        }
+        for name in ("type", "target_value", "unit", "target_direction"):
+            if name in changes.model_fields_set:
+                merged[name] = getattr(changes, name)
+        if changes.type is not None and changes.type.value == "boolean":
+            merged.update(target_value=None, target_direction=None)
+        try:
+            measure = Measure.model_validate(merged)
+            measure.check_measure()
+        except ValueError as error:
+            raise InvalidHabitChange(str(error)) from None
+        effective = changes.effective_from or context.clock.today(self.now)
+        effective = max(effective, context.habit.start_date)
+        version = HabitVersion(
+            habit_id=context.habit.id,
+            family_id=context.habit.family_id,
+            number=max(v.number for v in versions) + 1,
+            effective_from=effective,
+            type=measure.type,
+            target_value=measure.target_value,
+            unit=measure.unit,
+            target_direction=measure.target_direction,
+            schedule=_schedule_json(changes) if changes.schedule else current.schedule,
+        )
+        self.session.add(version)
+        await self.session.flush()
+        await self.session.refresh(version)
+        return version
+
+    async def _assignee(
+        self, family_id: uuid.UUID, assignee_id: uuid.UUID
+    ) -> tuple[FamilyMember, Clock]:
+        row = (
+            await self.session.execute(
+                select(FamilyMember, Family, User)
+                .join(Family, Family.id == FamilyMember.family_id)
+                .outerjoin(User, User.id == FamilyMember.user_id)
+                .where(FamilyMember.id == assignee_id, FamilyMember.family_id == family_id)
+            )
+        ).first()
+        if row is None:
+            raise MemberNotFound("The assignee is not a member of this family.")
+        member, family, profile = row
+        return member, clock_of(member, family, profile)
+
+    async def _existing(self, habit_id: uuid.UUID) -> HabitView | None:
+        habit = await self.session.get(Habit, habit_id)
+        if habit is None:
+            return None
+        versions = (await load_versions(self.session, [habit_id]))[habit_id]
+        return HabitView(habit, versions[0])
+
+    @staticmethod
+    def _same_create(existing: HabitView, family_id: uuid.UUID, data: HabitCreate) -> bool:
+        habit, first = existing.habit, existing.version
+        return (
+            habit.family_id == family_id
+            and habit.assignee_id == data.assignee_id
+            and habit.name == data.name
+            and first.type == data.type
+            and first.schedule == _schedule_json(data)
+            and (data.start_date is None or habit.start_date == data.start_date)
+            and (first.target_value == data.target_value)
+        )

@@ -1,0 +1,343 @@
+"""Streaks, scores and day statuses of one habit, computed from its versions and check-ins.
+
+Pure functions, no I/O: the services load the rows and call these; the tests compare them
+with a deliberately naive reference implementation.
+
+Vocabulary
+- rule: a habit version (type, target, schedule) in force from `effective_from` on; each
+  past day is judged by the rule in force that day.
+- unit: what a streak counts. A due day for `daily`/`weekdays` schedules; a week or month
+  for `per_period` schedules (clipped where a version starts or ends, with the quota
+  prorated to the days that remain).
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import enum
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from app.models.enums import CheckinStatus, HabitType, TargetDirection
+
+ScheduleKind = Literal["daily", "weekdays", "per_period"]
+Period = Literal["week", "month"]
+MONTH_DAYS_FOR_FREQUENCY = 30  # Loop Habit Tracker's convention for "N times a month"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    kind: ScheduleKind
+    weekdays: frozenset[int] = frozenset()  # ISO: 1 = Monday
+    times: int = 1
+    period: Period | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Schedule:
+        kind = data["kind"]
+        if kind == "daily":
+            return cls("daily")
+        if kind == "weekdays":
+            days = data["weekdays"]
+            assert isinstance(days, list)
+            return cls("weekdays", weekdays=frozenset(int(d) for d in days))
+        assert kind == "per_period"
+        period = data["period"]
+        assert period in ("week", "month")
+        return cls("per_period", times=int(str(data["times"])), period=period)
+
+    @property
+    def frequency_per_day(self) -> float:
+        if self.kind == "daily":
+            return 1.0
+        if self.kind == "weekdays":
+            return len(self.weekdays) / 7
+        length = 7 if self.period == "week" else MONTH_DAYS_FOR_FREQUENCY
+        return min(1.0, self.times / length)
+
+    def is_due_on(self, day: date) -> bool:
+        """Day-based schedules only: is this a day the habit is expected?"""
+        return self.kind == "daily" or (
+            self.kind == "weekdays" and day.isoweekday() in self.weekdays
+        )
+
+    def period_bounds(self, day: date) -> tuple[date, date]:
+        """First and last day of the week (Mon-Sun) or month containing `day`."""
+        if self.period == "week":
+            first = day - timedelta(days=day.isoweekday() - 1)
+            return first, first + timedelta(days=6)
+        last_day = calendar.monthrange(day.year, day.month)[1]
+        return day.replace(day=1), day.replace(day=last_day)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A habit version, as far as judging days goes."""
+
+    number: int
+    effective_from: date
+    schedule: Schedule
+    type: HabitType = HabitType.BOOLEAN
+    target_value: Decimal | None = None
+    direction: TargetDirection | None = None
+
+    @property
+    def decay(self) -> float:
+        """Loop Habit Tracker's multiplier: m = 0.5 ** (sqrt(f) / 13)."""
+        return float(0.5 ** (math.sqrt(self.schedule.frequency_per_day) / 13))
+
+    def completion(self, value: Decimal | None) -> float:
+        """A done check-in's completion ratio in [0, 1]."""
+        if self.type == HabitType.BOOLEAN:
+            return 1.0
+        if value is None or self.target_value is None:
+            return 0.0
+        target = float(self.target_value)
+        amount = float(value)
+        if self.direction == TargetDirection.AT_MOST:
+            return min(1.0, max(0.0, 1 - (amount - target) / target))
+        return min(1.0, amount / target)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    status: CheckinStatus
+    value: Decimal | None = None
+
+
+class DayStatus(enum.StrEnum):
+    DONE = "done"
+    PARTIAL = "partial"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    NOT_DUE = "not_due"
+
+
+class UnitOutcome(enum.Enum):
+    MET = "met"
+    SKIPPED = "skipped"  # keeps a streak alive without extending it
+    MISSED = "missed"
+    PENDING = "pending"  # the current unit, not met yet: does not break the streak
+
+
+@dataclass
+class Timeline:
+    """A habit's rules in order; `rule_on(day)` is the version in force that day."""
+
+    rules: Sequence[Rule]
+    start_date: date
+    _starts: list[date] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Same effective date twice: the later version wins.
+        ordered = sorted(self.rules, key=lambda rule: (rule.effective_from, rule.number))
+        deduped: list[Rule] = []
+        for rule in ordered:
+            if deduped and deduped[-1].effective_from == rule.effective_from:
+                deduped[-1] = rule
+            else:
+                deduped.append(rule)
+        self.rules = deduped
+        self._starts = [rule.effective_from for rule in deduped]
+
+    def rule_on(self, day: date) -> Rule | None:
+        if day < self.start_date:
+            return None
+        index = bisect.bisect_right(self._starts, day) - 1
+        # Days between start_date and the first version's date use the first version.
+        return self.rules[max(index, 0)] if self.rules else None
+
+    def segment_end(self, rule: Rule) -> date | None:
+        """The last day `rule` is in force, None if it still is."""
+        index = self.rules.index(rule)
+        if index + 1 < len(self.rules):
+            return self.rules[index + 1].effective_from - timedelta(days=1)
+        return None
+
+
+def day_status(rule: Rule | None, day: date, entry: Entry | None) -> DayStatus:
+    if rule is None:
+        return DayStatus.NOT_DUE
+    if entry is not None:
+        if entry.status == CheckinStatus.SKIPPED:
+            return DayStatus.SKIPPED
+        ratio = rule.completion(entry.value)
+        if ratio >= 1:
+            return DayStatus.DONE
+        return DayStatus.PARTIAL if ratio > 0 else DayStatus.MISSED
+    if rule.schedule.kind == "per_period" or not rule.schedule.is_due_on(day):
+        return DayStatus.NOT_DUE
+    return DayStatus.MISSED
+
+
+def history(
+    timeline: Timeline, entries: dict[date, Entry], first: date, last: date
+) -> list[tuple[date, DayStatus, Entry | None]]:
+    days = []
+    day = first
+    while day <= last:
+        entry = entries.get(day)
+        days.append((day, day_status(timeline.rule_on(day), day, entry), entry))
+        day += timedelta(days=1)
+    return days
+
+
+def _is_met(rule: Rule, entry: Entry | None) -> bool:
+    return (
+        entry is not None
+        and entry.status == CheckinStatus.DONE
+        and rule.completion(entry.value) >= 1
+    )
+
+
+def units(timeline: Timeline, entries: dict[date, Entry], today: date) -> list[UnitOutcome]:
+    """Every streak unit from the habit's start to today, oldest first."""
+    outcomes: list[UnitOutcome] = []
+    day = timeline.start_date
+    while day <= today:
+        rule = timeline.rule_on(day)
+        assert rule is not None
+        schedule = rule.schedule
+        if schedule.kind != "per_period":
+            if schedule.is_due_on(day):
+                outcomes.append(_day_unit(rule, day, entries.get(day), today))
+            day += timedelta(days=1)
+            continue
+        period_first, period_last = schedule.period_bounds(day)
+        segment_end = timeline.segment_end(rule)
+        last = min(period_last, segment_end) if segment_end else period_last
+        outcomes.append(_period_unit(rule, day, last, period_first, period_last, entries, today))
+        day = last + timedelta(days=1)
+    return outcomes
+
+
+def _day_unit(rule: Rule, day: date, entry: Entry | None, today: date) -> UnitOutcome:
+    if _is_met(rule, entry):
+        return UnitOutcome.MET
+    if entry is not None and entry.status == CheckinStatus.SKIPPED:
+        return UnitOutcome.SKIPPED
+    return UnitOutcome.PENDING if day == today else UnitOutcome.MISSED
+
+
+def _period_unit(
+    rule: Rule,
+    first: date,
+    last: date,
+    period_first: date,
+    period_last: date,
+    entries: dict[date, Entry],
+    today: date,
+) -> UnitOutcome:
+    span = (last - first).days + 1
+    period_length = (period_last - period_first).days + 1
+    # A period cut short (the habit or the version starts or ends inside it) asks for a
+    # proportional share of the quota, at least one.
+    required = max(1, math.ceil(rule.schedule.times * span / period_length))
+    done = skipped = 0
+    day = first
+    while day <= min(last, today):
+        entry = entries.get(day)
+        if _is_met(rule, entry):
+            done += 1
+        elif entry is not None and entry.status == CheckinStatus.SKIPPED:
+            skipped += 1
+        day += timedelta(days=1)
+    if done >= required:
+        return UnitOutcome.MET
+    if last >= today:
+        return UnitOutcome.PENDING
+    return UnitOutcome.SKIPPED if done + skipped >= required else UnitOutcome.MISSED
+
+
+def current_streak(outcomes: Sequence[UnitOutcome]) -> int:
+    streak = 0
+    for outcome in reversed(outcomes):
+        if outcome == UnitOutcome.MET:
+            streak += 1
+        elif outcome == UnitOutcome.MISSED:
+            break
+    return streak
+
+
+def best_streak(outcomes: Iterable[UnitOutcome]) -> int:
+    best = run = 0
+    for outcome in outcomes:
+        if outcome == UnitOutcome.MET:
+            run += 1
+            best = max(best, run)
+        elif outcome == UnitOutcome.MISSED:
+            run = 0
+    return best
+
+
+def _window_completion(rule: Rule, day: date, entries: dict[date, Entry], window: int) -> float:
+    """Per-period habits: how much of the quota the last `window` days hold (Loop's rolling
+    sum), so a day off inside a well-kept week does not lower the score."""
+    total = 0.0
+    for offset in range(window):
+        entry = entries.get(day - timedelta(days=offset))
+        if entry is not None and entry.status == CheckinStatus.DONE:
+            total += rule.completion(entry.value)
+    return min(1.0, total / rule.schedule.times)
+
+
+def score(timeline: Timeline, entries: dict[date, Entry], today: date) -> float:
+    """Loop Habit Tracker's habit strength in [0, 1]: exponential smoothing of each day's
+    completion. Skipped and not-due days leave it unchanged; today counts once checked in."""
+    value = 0.0
+    day = timeline.start_date
+    while day <= today:
+        entry = entries.get(day)
+        if day == today and entry is None:
+            break
+        rule = timeline.rule_on(day)
+        assert rule is not None
+        day += timedelta(days=1)
+        if entry is not None and entry.status == CheckinStatus.SKIPPED:
+            continue
+        schedule = rule.schedule
+        if schedule.kind == "per_period":
+            window = 7 if schedule.period == "week" else MONTH_DAYS_FOR_FREQUENCY
+            completion = _window_completion(rule, day - timedelta(days=1), entries, window)
+        elif schedule.is_due_on(day - timedelta(days=1)):
+            completion = rule.completion(entry.value) if entry and entry.status == "done" else 0.0
+        else:
+            continue
+        m = rule.decay
+        value = value * m + completion * (1 - m)
+    return value
+
+
+def completion_rate(
+    timeline: Timeline, entries: dict[date, Entry], today: date, days: int
+) -> float | None:
+    """Share of what was expected in the last `days` days that was done (today included
+    only once checked in); None when nothing was expected."""
+    expected = achieved = 0.0
+    last = today if today in entries else today - timedelta(days=1)
+    first = max(timeline.start_date, today - timedelta(days=days - 1))
+    day = first
+    while day <= last:
+        rule = timeline.rule_on(day)
+        entry = entries.get(day)
+        day += timedelta(days=1)
+        if rule is None or (entry is not None and entry.status == CheckinStatus.SKIPPED):
+            continue
+        schedule = rule.schedule
+        current = day - timedelta(days=1)
+        if schedule.kind == "per_period":
+            expected += schedule.frequency_per_day
+        elif schedule.is_due_on(current):
+            expected += 1
+        else:
+            continue
+        if entry is not None:
+            achieved += rule.completion(entry.value)
+    if expected == 0:
+        return None
+    return min(1.0, achieved / expected)
