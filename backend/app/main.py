@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.routes import checkins, families, habits, health, invitations, me
+from app.api.routes import (
+    boards,
+    checkins,
+    families,
+    habits,
+    health,
+    invitations,
+    me,
+    routines,
+)
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
 from app.core.diagnostics import describe_connection_error
@@ -79,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (
         health.router,
+        boards.router,
         me.router,
         families.router,
         families.members_router,
@@ -87,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         habits.family_router,
         habits.router,
         checkins.router,
+        routines.family_router,
+        routines.router,
     ):
         app.include_router(router)
     return app

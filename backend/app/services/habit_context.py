@@ -16,6 +16,7 @@ from app.models import Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import MemberRole
 from app.services.actor import Actor
 from app.services.clock import local_today
+from app.services.members import MemberNotFound
 from app.services.progress import Rule, Schedule, Timeline
 from app.services.scope import with_my_membership
 
@@ -118,3 +119,21 @@ def timeline_of(habit: Habit, versions: list[HabitVersion]) -> Timeline:
 
 def latest(versions: list[HabitVersion]) -> HabitVersion:
     return max(versions, key=lambda version: (version.effective_from, version.number))
+
+
+async def load_assignee(
+    session: AsyncSession, family_id: uuid.UUID, assignee_id: uuid.UUID
+) -> tuple[FamilyMember, Clock]:
+    """A member of the family who is to own a habit or routine, with their clock."""
+    row = (
+        await session.execute(
+            select(FamilyMember, Family, User)
+            .join(Family, Family.id == FamilyMember.family_id)
+            .outerjoin(User, User.id == FamilyMember.user_id)
+            .where(FamilyMember.id == assignee_id, FamilyMember.family_id == family_id)
+        )
+    ).first()
+    if row is None:
+        raise MemberNotFound("The assignee is not a member of this family.")
+    member, family, profile = row
+    return member, clock_of(member, family, profile)

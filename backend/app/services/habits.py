@@ -12,22 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
-from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
+from app.models import Checkin, Habit, HabitVersion
 from app.models.enums import MemberRole
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
 from app.services import progress
 from app.services.actor import Actor
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
-    Clock,
     HabitContext,
-    clock_of,
     latest,
+    load_assignee,
     load_habit,
     load_versions,
     timeline_of,
 )
-from app.services.members import MemberNotFound
 from app.services.pagination import page_of, paginate
 from app.services.scope import InsufficientRole, require_membership
 
@@ -89,7 +87,7 @@ class HabitService:
                 if not self._same_create(existing, family_id, data):
                     raise IdConflict("A habit with this id exists with different content.")
                 return existing, False
-        assignee, clock = await self._assignee(family_id, data.assignee_id)
+        assignee, clock = await load_assignee(self.session, family_id, data.assignee_id)
         if not mine.role.at_least(MemberRole.ADMIN) and assignee.id != mine.id:
             raise InsufficientRole("Members create habits for themselves; admins for anyone.")
         start = data.start_date or clock.today(self.now)
@@ -312,22 +310,6 @@ class HabitService:
         await self.session.flush()
         await self.session.refresh(version)
         return version
-
-    async def _assignee(
-        self, family_id: uuid.UUID, assignee_id: uuid.UUID
-    ) -> tuple[FamilyMember, Clock]:
-        row = (
-            await self.session.execute(
-                select(FamilyMember, Family, User)
-                .join(Family, Family.id == FamilyMember.family_id)
-                .outerjoin(User, User.id == FamilyMember.user_id)
-                .where(FamilyMember.id == assignee_id, FamilyMember.family_id == family_id)
-            )
-        ).first()
-        if row is None:
-            raise MemberNotFound("The assignee is not a member of this family.")
-        member, family, profile = row
-        return member, clock_of(member, family, profile)
 
     async def _existing(self, habit_id: uuid.UUID) -> HabitView | None:
         habit = await self.session.get(Habit, habit_id)

@@ -1,0 +1,41 @@
+"""The today board (the caller, across families) and a family's board."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import CurrentActor, SessionDep
+from app.schemas.board import FamilyBoard, TodayBoard
+from app.schemas.problem import problems
+from app.services.boards import BoardService
+
+router = APIRouter(tags=["boards"])
+
+BoardDate = Annotated[
+    date | None,
+    Query(alias="date", description="Local date; default: today where the board's people live."),
+]
+
+
+@router.get("/v1/me/today", name="today", response_model=TodayBoard, responses=problems())
+async def today_board(session: SessionDep, actor: CurrentActor, day: BoardDate = None) -> object:
+    """Every habit assigned to you that is due on the date, across your families, with its
+    status, value, target and streak; and your routines with done/total counts."""
+    return await BoardService(session, actor).today(day)
+
+
+@router.get(
+    "/v1/families/{family_id}/board",
+    name="family",
+    response_model=FamilyBoard,
+    responses=problems(404),
+)
+async def family_board(
+    family_id: uuid.UUID, session: SessionDep, actor: CurrentActor, day: BoardDate = None
+) -> object:
+    """Every member's progress on the family's local date."""
+    return await BoardService(session, actor).family(family_id, day)

@@ -1,0 +1,288 @@
+"""Routines: an ordered list of one member's habits. Every change of items or schedule is a
+new immutable version; progress on a date uses the version in force that day."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.core.errors import NotFound, Unprocessable
+from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
+from app.models.enums import MemberRole
+from app.schemas.routine import RoutineCreate, RoutineUpdate
+from app.services.actor import Actor
+from app.services.families import IdConflict, VersionMismatch
+from app.services.habit_context import Clock, NotYourHabit, clock_of, load_assignee
+from app.services.pagination import page_of, paginate
+from app.services.scope import InsufficientRole, require_membership, with_my_membership
+
+
+class RoutineNotFound(NotFound):
+    code = "routine_not_found"
+    title = "Routine not found"
+
+
+class RoutineVersionNotFound(NotFound):
+    code = "routine_version_not_found"
+    title = "Routine version not found"
+
+
+class InvalidRoutineItems(Unprocessable):
+    code = "invalid_routine_items"
+    title = "Habits not usable in this routine"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineView:
+    routine: Routine
+    version: RoutineVersion
+
+    def as_dict(self) -> dict[str, object]:
+        routine = self.routine
+        return {
+            "id": routine.id,
+            "family_id": routine.family_id,
+            "assignee_id": routine.assignee_id,
+            "name": routine.name,
+            "time_of_day": routine.time_of_day,
+            "version": routine.version,
+            "current_version": version_dict(self.version),
+            "created_at": routine.created_at,
+            "updated_at": routine.updated_at,
+        }
+
+
+def version_dict(version: RoutineVersion) -> dict[str, object]:
+    return {
+        "number": version.number,
+        "effective_from": version.effective_from,
+        "schedule": version.schedule,
+        "items": [
+            {"position": position, "habit_id": habit_id}
+            for position, habit_id in enumerate(version.habit_ids, start=1)
+        ],
+        "created_at": version.created_at,
+    }
+
+
+class RoutineService:
+    def __init__(self, session: AsyncSession, actor: Actor, *, now: datetime | None = None) -> None:
+        self.session = session
+        self.actor = actor
+        self.now = now or datetime.now(UTC)
+
+    async def create(self, family_id: uuid.UUID, data: RoutineCreate) -> tuple[RoutineView, bool]:
+        mine = await require_membership(self.session, self.actor, family_id)
+        if data.id is not None:
+            existing = await self._existing(data.id)
+            if existing is not None:
+                same = (
+                    existing.routine.family_id == family_id
+                    and existing.routine.assignee_id == data.assignee_id
+                    and existing.routine.name == data.name
+                    and list(existing.version.habit_ids) == data.habit_ids
+                )
+                if not same:
+                    raise IdConflict("A routine with this id exists with different content.")
+                return existing, False
+        _, clock = await load_assignee(self.session, family_id, data.assignee_id)
+        if not mine.role.at_least(MemberRole.ADMIN) and data.assignee_id != mine.id:
+            raise InsufficientRole("Members create routines for themselves; admins for anyone.")
+        await self._check_items(family_id, data.assignee_id, data.habit_ids)
+        routine = Routine(
+            id=data.id or uuid.uuid4(),
+            family_id=family_id,
+            assignee_id=data.assignee_id,
+            name=data.name,
+            time_of_day=data.time_of_day,
+            created_by=self.actor.user_id,
+        )
+        version = RoutineVersion(
+            routine_id=routine.id,
+            family_id=family_id,
+            number=1,
+            effective_from=clock.today(self.now),
+            habit_ids=data.habit_ids,
+            schedule=data.schedule.model_dump() if data.schedule else None,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(routine)
+                await self.session.flush()
+                self.session.add(version)
+        except IntegrityError:
+            raise IdConflict("This id is already used by another resource.") from None
+        await self.session.refresh(routine)
+        await self.session.refresh(version)
+        return RoutineView(routine, version), True
+
+    async def list_in_family(
+        self, family_id: uuid.UUID, *, cursor: str | None, limit: int
+    ) -> tuple[list[RoutineView], str | None]:
+        await require_membership(self.session, self.actor, family_id)
+        query = paginate(
+            select(Routine).where(Routine.family_id == family_id, Routine.deleted_at.is_(None)),
+            created_at=Routine.created_at,
+            row_id=Routine.id,
+            cursor=cursor,
+            limit=limit,
+        )
+        routines, next_cursor = page_of(
+            (await self.session.scalars(query)).all(), limit, key=lambda r: (r.created_at, r.id)
+        )
+        current = await self._current_versions(routines)
+        return [RoutineView(r, current[r.id]) for r in routines], next_cursor
+
+    async def get(self, routine_id: uuid.UUID) -> RoutineView:
+        routine, _, _ = await self._load(routine_id)
+        return RoutineView(routine, (await self._current_versions([routine]))[routine.id])
+
+    async def versions(self, routine_id: uuid.UUID) -> list[RoutineVersion]:
+        await self._load(routine_id)
+        rows = await self.session.scalars(
+            select(RoutineVersion)
+            .where(RoutineVersion.routine_id == routine_id)
+            .order_by(RoutineVersion.number)
+        )
+        return list(rows)
+
+    async def version(self, routine_id: uuid.UUID, number: int) -> RoutineVersion:
+        await self._load(routine_id)
+        version = await self.session.scalar(
+            select(RoutineVersion).where(
+                RoutineVersion.routine_id == routine_id, RoutineVersion.number == number
+            )
+        )
+        if version is None:
+            raise RoutineVersionNotFound(f"The routine has no version {number}.")
+        return version
+
+    async def update(
+        self, routine_id: uuid.UUID, changes: RoutineUpdate, *, if_match: int | None
+    ) -> RoutineView:
+        routine, mine, clock = await self._load(routine_id)
+        self._ensure_may_manage(routine, mine)
+        expected = if_match if if_match is not None else changes.version
+        if expected is not None and expected != routine.version:
+            raise VersionMismatch(
+                "The routine changed since you read it; fetch it again and retry.",
+                expected_version=expected,
+                current_version=routine.version,
+            )
+        current = (await self._current_versions([routine]))[routine.id]
+        values: dict[str, object] = {}
+        if changes.name is not None:
+            values["name"] = changes.name
+        if "time_of_day" in changes.model_fields_set:
+            values["time_of_day"] = changes.time_of_day
+        if changes.changes_items:
+            habit_ids = changes.habit_ids or list(current.habit_ids)
+            await self._check_items(routine.family_id, routine.assignee_id, habit_ids)
+            last_number = await self.session.scalar(
+                select(func.max(RoutineVersion.number)).where(
+                    RoutineVersion.routine_id == routine.id
+                )
+            )
+            schedule = (
+                (changes.schedule.model_dump() if changes.schedule else None)
+                if "schedule" in changes.model_fields_set
+                else current.schedule
+            )
+            current = RoutineVersion(
+                routine_id=routine.id,
+                family_id=routine.family_id,
+                number=(last_number or 0) + 1,
+                effective_from=changes.effective_from or clock.today(self.now),
+                habit_ids=habit_ids,
+                schedule=schedule,
+            )
+            self.session.add(current)
+            await self.session.flush()
+            await self.session.refresh(current)
+            values["current_version"] = current.number
+        if values:
+            values.update(version=Routine.version + 1, updated_at=func.now())
+            updated = await self.session.scalar(
+                update(Routine)
+                .where(Routine.id == routine.id, Routine.version == routine.version)
+                .values(**values)
+                .returning(Routine)
+                .execution_options(populate_existing=True)
+            )
+            if updated is None:
+                raise VersionMismatch("The routine changed while you edited it; retry.")
+            routine = updated
+        return RoutineView(routine, current)
+
+    async def delete(self, routine_id: uuid.UUID) -> None:
+        routine, mine, _ = await self._load(routine_id)
+        self._ensure_may_manage(routine, mine)
+        await self.session.execute(
+            update(Routine)
+            .where(Routine.id == routine_id)
+            .values(deleted_at=func.now(), updated_at=func.now(), version=Routine.version + 1)
+        )
+
+    async def _load(self, routine_id: uuid.UUID) -> tuple[Routine, FamilyMember, Clock]:
+        assignee = aliased(FamilyMember, name="assignee")
+        query = (
+            select(Routine, Family, assignee, User)
+            .join(Family, Family.id == Routine.family_id)
+            .join(assignee, assignee.id == Routine.assignee_id)
+            .outerjoin(User, User.id == assignee.user_id)
+            .where(Routine.id == routine_id, Routine.deleted_at.is_(None))
+        )
+        query, _ = with_my_membership(query, self.actor, Routine.family_id)
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            raise RoutineNotFound("No routine with this id is visible to you.")
+        routine, family, member, profile, mine = row
+        return routine, mine, clock_of(member, family, profile)
+
+    @staticmethod
+    def _ensure_may_manage(routine: Routine, mine: FamilyMember) -> None:
+        if not (mine.role.at_least(MemberRole.ADMIN) or mine.id == routine.assignee_id):
+            raise NotYourHabit("Only the routine's assignee or a family admin can change this.")
+
+    async def _current_versions(self, routines: list[Routine]) -> dict[uuid.UUID, RoutineVersion]:
+        if not routines:
+            return {}
+        wanted = [(r.id, r.current_version) for r in routines]
+        rows = await self.session.scalars(
+            select(RoutineVersion).where(
+                func.row(RoutineVersion.routine_id, RoutineVersion.number).in_(wanted)
+            )
+        )
+        return {version.routine_id: version for version in rows}
+
+    async def _check_items(
+        self, family_id: uuid.UUID, assignee_id: uuid.UUID, habit_ids: list[uuid.UUID]
+    ) -> None:
+        found = set(
+            await self.session.scalars(
+                select(Habit.id).where(
+                    Habit.id.in_(habit_ids),
+                    Habit.family_id == family_id,
+                    Habit.assignee_id == assignee_id,
+                    Habit.deleted_at.is_(None),
+                )
+            )
+        )
+        missing = [str(habit_id) for habit_id in habit_ids if habit_id not in found]
+        if missing:
+            raise InvalidRoutineItems(
+                "Every habit of a routine belongs to the same family and assignee.",
+                habit_ids=missing,
+            )
+
+    async def _existing(self, routine_id: uuid.UUID) -> RoutineView | None:
+        routine = await self.session.get(Routine, routine_id)
+        if routine is None:
+            return None
+        return RoutineView(routine, (await self._current_versions([routine]))[routine.id])
