@@ -7,11 +7,13 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import PoolMode
 from app.core.database import Database, configure_transaction
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.support.builders import create_family, create_person
 
 pytestmark = pytest.mark.pgbouncer
 
@@ -65,3 +67,58 @@ async def test_health_ready_and_200_concurrent_requests(pgbouncer_url: str) -> N
     statuses = [r.status_code for r in responses]
     assert statuses == [200] * 200
     assert responses[0].json()["pool"]["mode"] == "transaction"
+
+
+@pytest.fixture
+async def pooled_client(pgbouncer_url: str, live_connection: object) -> httpx.AsyncClient:
+    """The app behind PgBouncer, committing for real (data truncated by `live_connection`)."""
+    app = create_app(make_settings(pgbouncer_url, database_pool_size=10, database_max_overflow=10))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client  # type: ignore[misc]
+
+
+async def test_api_write_then_read_through_pgbouncer(
+    pooled_client: httpx.AsyncClient, live_connection: AsyncConnection
+) -> None:
+    parent = await create_person(live_connection, "parent")
+    await live_connection.commit()
+    created = await pooled_client.post(
+        "/v1/families", json={"name": "Pooled"}, headers=parent.headers
+    )
+    assert created.status_code == 201, created.text
+    family_id = created.json()["id"]
+    member_id = created.json()["my_member_id"]
+    habit = await pooled_client.post(
+        f"/v1/families/{family_id}/habits",
+        json={"name": "Read", "assignee_id": member_id, "schedule": {"kind": "daily"}},
+        headers=parent.headers,
+    )
+    assert habit.status_code == 201, habit.text
+    today = (await pooled_client.get("/v1/me/today", headers=parent.headers)).json()["date"]
+    put = await pooled_client.put(
+        f"/v1/habits/{habit.json()['id']}/checkins/{today}",
+        json={"status": "done"},
+        headers=parent.headers,
+    )
+    assert put.status_code == 201, put.text
+    board = await pooled_client.get("/v1/me/today", headers=parent.headers)
+    assert [item["status"] for item in board.json()["habits"]] == ["done"]
+
+
+async def test_200_concurrent_api_requests_through_pgbouncer(
+    pooled_client: httpx.AsyncClient, live_connection: AsyncConnection
+) -> None:
+    people = [await create_person(live_connection, f"p{n}") for n in range(20)]
+    families = [await create_family(live_connection, person) for person in people]
+    await live_connection.commit()
+    requests = [
+        pooled_client.get(f"/v1/families/{families[n % 20]}", headers=people[n % 20].headers)
+        if n % 2
+        else pooled_client.get("/v1/me/today", headers=people[n % 20].headers)
+        for n in range(200)
+    ]
+    responses = await asyncio.gather(*requests)
+    assert [r.status_code for r in responses] == [200] * 200
