@@ -23,6 +23,7 @@ from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
 from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
+from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
 from app.core.security import TokenVerifier
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = token_verifier
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     for router in (
         health.router,
         boards.router,

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwks_cache_seconds: Annotated[float, Field(gt=0)] = 600.0
 
+    # --- requests ---
+    max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+
     # --- product rules ---
     checkin_backfill_days: Annotated[int, Field(ge=0, le=3650)] = 30
 
