@@ -18,6 +18,7 @@ from app.api.routes import (
     invitations,
     me,
     routines,
+    sync,
 )
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkins.router,
         routines.family_router,
         routines.router,
+        sync.router,
     ):
         app.include_router(router)
     return app

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, model_validator
 
@@ -182,6 +182,24 @@ class CheckinWrite(RequestModel):
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
+class BatchCheckinItem(CheckinWrite):
+    habit_id: uuid.UUID
+    date: AppDate
+
+
+class BatchCheckinsRequest(RequestModel):
+    items: Annotated[
+        list[dict[str, Any]],
+        Field(
+            min_length=1,
+            max_length=500,
+            description="Each item: `{habit_id, date, status, value?, note?}` (see "
+            "BatchCheckinItem). Items are validated one by one, so a malformed item gets its "
+            "own 422 result instead of failing the batch.",
+        ),
+    ]
+
+
 class CheckinRead(ReadModel):
     id: uuid.UUID
     habit_id: uuid.UUID
@@ -192,3 +210,15 @@ class CheckinRead(ReadModel):
     logged_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+class BatchCheckinResult(BaseModel):
+    status: int = Field(description="201 created, 200 replaced, or the item's 4xx status.")
+    checkin: CheckinRead | None = None
+    problem: dict[str, Any] | None = Field(
+        default=None, description="The problem+json body for a failed item."
+    )
+
+
+class BatchCheckinsResponse(BaseModel):
+    results: list[BatchCheckinResult]

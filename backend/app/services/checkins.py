@@ -1,21 +1,33 @@
 """Check-ins: one row per habit and local date, written idempotently (PUT) by the assignee
-or by an admin on their behalf."""
+or by an admin on their behalf; also in batches, for clients coming back online."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Result, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, Unprocessable
+from app.core.errors import Conflict, ProblemError, Unprocessable
 from app.models import Checkin
 from app.models.enums import CheckinStatus, HabitType
-from app.schemas.habit import CheckinWrite
+from app.schemas.habit import BatchCheckinItem, CheckinWrite
 from app.services.actor import Actor
-from app.services.habit_context import HabitContext, load_habit, load_versions, timeline_of
+from app.services.habit_context import (
+    HabitContext,
+    HabitNotFound,
+    load_habit,
+    load_habits,
+    load_versions,
+    timeline_of,
+)
+from app.services.progress import Rule
 
 MAX_RANGE_DAYS = 366
 
@@ -31,6 +43,15 @@ class InvalidCheckinDate(Unprocessable):
 
 class InvalidCheckinValue(Unprocessable):
     title = "Value does not fit the habit"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One item's outcome: a check-in with 201/200, or a problem with its 4xx status."""
+
+    status: int
+    checkin: Checkin | None = None
+    problem: ProblemError | None = None
 
 
 class CheckinService:
@@ -50,37 +71,63 @@ class CheckinService:
     async def put(self, habit_id: uuid.UUID, day: date, data: CheckinWrite) -> tuple[Checkin, bool]:
         """Create or replace the check-in; `(checkin, created)`. Concurrent writers converge
         on one row holding the last write."""
-        context = await self._writable(habit_id, day)
-        await self._check_value(context, day, data)
-        values = {
-            "status": data.status,
-            "value": data.value,
-            "note": data.note,
-            "logged_by": self.actor.user_id,
+        context = await load_habit(self.session, self.actor, habit_id)
+        self._check_writable(context, day)
+        versions = await load_versions(self.session, [habit_id])
+        self._check_value(timeline_of(context.habit, versions[habit_id]).rule_on(day), data)
+        [(checkin, created)] = await self._upsert([(context, day, data)])
+        return checkin, created
+
+    async def put_many(self, raw_items: Sequence[Any]) -> list[BatchResult]:
+        """Write many check-ins in one transaction with a fixed number of statements. Each
+        item is judged on its own: a bad one gets its problem, the others are written. The
+        same habit and date twice: the later item wins, both report the final check-in."""
+        results: list[BatchResult | None] = [None] * len(raw_items)
+        parsed: dict[int, BatchCheckinItem] = {}
+        for index, raw in enumerate(raw_items):
+            try:
+                parsed[index] = BatchCheckinItem.model_validate(raw)
+            except ValidationError as error:
+                results[index] = BatchResult(422, problem=_validation_problem(error))
+        habit_ids = list({item.habit_id for item in parsed.values()})
+        contexts = await load_habits(self.session, self.actor, habit_ids)
+        versions = await load_versions(self.session, list(contexts))
+        accepted: dict[tuple[uuid.UUID, date], int] = {}
+        for index, item in parsed.items():
+            try:
+                context = contexts.get(item.habit_id)
+                if context is None:
+                    raise HabitNotFound("No habit with this id is visible to you.")
+                self._check_writable(context, item.date)
+                timeline = timeline_of(context.habit, versions[item.habit_id])
+                self._check_value(timeline.rule_on(item.date), item)
+            except ProblemError as problem:
+                results[index] = BatchResult(problem.status, problem=problem)
+                continue
+            accepted[(item.habit_id, item.date)] = index  # a later duplicate replaces
+        writes = [
+            (contexts[parsed[index].habit_id], parsed[index].date, parsed[index])
+            for index in accepted.values()
+        ]
+        written = {
+            (checkin.habit_id, checkin.date): (checkin, created)
+            for checkin, created in await self._upsert(writes)
         }
-        upsert = (
-            insert(Checkin)
-            .values(habit_id=habit_id, family_id=context.habit.family_id, date=day, **values)
-            .on_conflict_do_update(
-                index_elements=[Checkin.habit_id, Checkin.date],
-                set_={**values, "updated_at": func.now()},
-            )
-        )
-        # xmax is 0 only for a row this statement inserted (not one it updated).
-        result: Result[tuple[Checkin, bool]] = await self.session.execute(
-            upsert.returning(Checkin, literal_column("xmax = 0").label("created")),
-            execution_options={"populate_existing": True},
-        )
-        checkin, created = result.one()
-        return checkin, bool(created)
+        for index, item in parsed.items():
+            if results[index] is None:
+                checkin, created = written[(item.habit_id, item.date)]
+                final_writer = accepted[(item.habit_id, item.date)] == index
+                results[index] = BatchResult(201 if created and final_writer else 200, checkin)
+        return [result for result in results if result is not None]
 
     async def delete(self, habit_id: uuid.UUID, day: date) -> None:
-        await self._writable(habit_id, day)
+        context = await load_habit(self.session, self.actor, habit_id)
+        self._check_writable(context, day)
         await self.session.execute(
             delete(Checkin).where(Checkin.habit_id == habit_id, Checkin.date == day)
         )
 
-    async def list(
+    async def list_between(
         self, habit_id: uuid.UUID, first: date | None, last: date | None
     ) -> list[Checkin]:
         context = await load_habit(self.session, self.actor, habit_id)
@@ -99,8 +146,43 @@ class CheckinService:
         )
         return list(rows)
 
-    async def _writable(self, habit_id: uuid.UUID, day: date) -> HabitContext:
-        context = await load_habit(self.session, self.actor, habit_id)
+    async def _upsert(
+        self, writes: Sequence[tuple[HabitContext, date, CheckinWrite]]
+    ) -> list[tuple[Checkin, bool]]:
+        """Insert or replace the rows in one statement; `(checkin, created)` per row."""
+        if not writes:
+            return []
+        rows = [
+            {
+                "habit_id": context.habit.id,
+                "family_id": context.habit.family_id,
+                "date": day,
+                "status": data.status,
+                "value": data.value,
+                "note": data.note,
+                "logged_by": self.actor.user_id,
+            }
+            for context, day, data in writes
+        ]
+        statement = insert(Checkin).values(rows)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[Checkin.habit_id, Checkin.date],
+            set_={
+                "status": statement.excluded.status,
+                "value": statement.excluded.value,
+                "note": statement.excluded.note,
+                "logged_by": statement.excluded.logged_by,
+                "updated_at": func.now(),
+            },
+        )
+        # xmax is 0 only for a row this statement inserted (not one it updated).
+        result: Result[tuple[Checkin, bool]] = await self.session.execute(
+            upsert.returning(Checkin, literal_column("xmax = 0").label("created")),
+            execution_options={"populate_existing": True},
+        )
+        return [(checkin, bool(created)) for checkin, created in result.tuples()]
+
+    def _check_writable(self, context: HabitContext, day: date) -> None:
         context.ensure_may_manage()
         if context.habit.archived_at is not None:
             raise HabitArchived("Unarchive the habit to log it again.")
@@ -119,12 +201,10 @@ class CheckinService:
                 f"Check-ins can be written for the last {self.backfill_days} days only.",
                 code="outside_backfill_window",
             )
-        return context
 
-    async def _check_value(self, context: HabitContext, day: date, data: CheckinWrite) -> None:
-        versions = (await load_versions(self.session, [context.habit.id]))[context.habit.id]
-        rule = timeline_of(context.habit, versions).rule_on(day)
-        assert rule is not None  # _writable refused days before the start
+    @staticmethod
+    def _check_value(rule: Rule | None, data: CheckinWrite) -> None:
+        assert rule is not None  # _check_writable refused days before the start
         if rule.type == HabitType.BOOLEAN and data.value is not None:
             raise InvalidCheckinValue(
                 "This habit is done or not: send no value.", code="value_not_allowed"
@@ -137,3 +217,11 @@ class CheckinService:
             raise InvalidCheckinValue(
                 "This habit is measured: send the amount as value.", code="value_required"
             )
+
+
+def _validation_problem(error: ValidationError) -> Unprocessable:
+    issues = [
+        {"loc": list(issue["loc"]), "msg": issue["msg"], "type": issue["type"]}
+        for issue in error.errors()
+    ]
+    return Unprocessable("The item is not valid; see `errors`.", errors=issues)

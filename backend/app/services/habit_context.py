@@ -71,21 +71,32 @@ def clock_of(member: FamilyMember, family: Family, profile: User | None) -> Cloc
     return Clock(family.timezone, 0)
 
 
-async def load_habit(session: AsyncSession, actor: Actor, habit_id: uuid.UUID) -> HabitContext:
+async def load_habits(
+    session: AsyncSession, actor: Actor, habit_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, HabitContext]:
+    """The live habits among `habit_ids` that the actor can see, keyed by id."""
     assignee = aliased(FamilyMember, name="assignee")
     query = (
         select(Habit, Family, assignee, User)
         .join(Family, Family.id == Habit.family_id)
         .join(assignee, assignee.id == Habit.assignee_id)
         .outerjoin(User, User.id == assignee.user_id)
-        .where(Habit.id == habit_id, Habit.deleted_at.is_(None))
+        .where(Habit.id.in_(habit_ids), Habit.deleted_at.is_(None))
     )
     query, _ = with_my_membership(query, actor, Habit.family_id)
-    row = (await session.execute(query)).first()
-    if row is None:
+    contexts = {}
+    for habit, family, member, profile, mine in await session.execute(query):
+        contexts[habit.id] = HabitContext(
+            habit, family, member, mine, clock_of(member, family, profile)
+        )
+    return contexts
+
+
+async def load_habit(session: AsyncSession, actor: Actor, habit_id: uuid.UUID) -> HabitContext:
+    context = (await load_habits(session, actor, [habit_id])).get(habit_id)
+    if context is None:
         raise HabitNotFound("No habit with this id is visible to you.")
-    habit, family, member, profile, mine = row
-    return HabitContext(habit, family, member, mine, clock_of(member, family, profile))
+    return context
 
 
 async def load_versions(

@@ -75,4 +75,4 @@ async def list_checkins(
 ) -> dict[str, object]:
     """Check-ins between `from` and `to` (default: the last 30 days; at most 366 days)."""
     service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
-    return {"items": await service.list(habit_id, first, last)}
+    return {"items": await service.list_between(habit_id, first, last)}
