@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TOOLS := .venv-tools
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck check bench doctor token clean
+.PHONY: install run test lint format typecheck check bench doctor token openapi clean
 
 install: $(STAMP)
 
@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml poetry.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(TOOLS)/bin/poetry || ($(PYTHON) -m venv $(TOOLS) && \
 		$(TOOLS)/bin/pip install -q --disable-pip-version-check poetry poetry-plugin-export)
-	@$(TOOLS)/bin/poetry export --with dev --format requirements.txt --output $(VENV)/requirements.txt
+	@$(TOOLS)/bin/poetry export --with dev,bench --format requirements.txt --output $(VENV)/requirements.txt
 	@$(BIN)/pip install -q --disable-pip-version-check -r $(VENV)/requirements.txt
 	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 run: install
-	$(BIN)/loopin serve --dev
+	$(BIN)/loopin serve
 
 test: install
 	$(BIN)/pytest
@@ -48,6 +48,9 @@ token: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+openapi: install
+	$(BIN)/python -m app.core.openapi > openapi.json
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

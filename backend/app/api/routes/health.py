@@ -11,6 +11,7 @@ from app.core.database import Database
 from app.core.diagnostics import describe_connection_error
 from app.core.errors import problem_response
 from app.schemas.health import HealthRead, ReadinessRead
+from app.schemas.problem import Problem
 
 router = APIRouter(tags=["health"])
 
@@ -25,7 +26,13 @@ async def live() -> dict[str, str]:
     "/health/ready",
     name="ready",
     response_model=ReadinessRead,
-    responses={503: {"description": "The database is not reachable within a short timeout."}},
+    responses={
+        503: {
+            "model": Problem,
+            "description": "The database is not reachable within a short timeout.",
+            "content": {"application/problem+json": {}},
+        }
+    },
 )
 async def ready(request: Request) -> Any:
     """The database answers within `HEALTH_TIMEOUT_SECONDS`; also reports the pool."""
