@@ -173,7 +173,9 @@ async def live_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     async with engine.connect() as connection:
         yield connection
     async with engine.begin() as cleanup:
-        await cleanup.execute(text("truncate auth.users, public.users, public.families cascade"))
+        await cleanup.execute(
+            text("truncate auth.users, public.users, public.families, public.sync_changes cascade")
+        )
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def openapi_document() -> dict[str, Any]:
     settings = Settings(
         database_url="postgresql://openapi@localhost/openapi",
         supabase_jwt_secret="openapi-export-placeholder-secret-0000000000",  # noqa: S106
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     return create_app(settings).openapi()
 

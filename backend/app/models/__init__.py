@@ -6,6 +6,7 @@ from app.models.family import Family, FamilyMember
 from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.invitation import Invitation
 from app.models.routine import Routine, RoutineVersion
+from app.models.sync import SyncChange
 from app.models.user import User
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Invitation",
     "Routine",
     "RoutineVersion",
+    "SyncChange",
     "User",
     "auth_users",
 ]
