@@ -136,6 +136,9 @@ begin
     return query select 'not_found', null::uuid, null::uuid;
     return;
   end if;
+  -- One accept per family at a time: two invitations to the same family accepted at once
+  -- by one login must still yield one membership (the second sees the first's row).
+  perform 1 from public.families f where f.id = invite.family_id for update;
   select m.id into membership from public.family_members m
     where m.family_id = invite.family_id and m.user_id = caller;
   if membership is not null then
@@ -184,7 +187,9 @@ grant execute on function public.accept_invitation(text) to authenticated;
     """,
 )
 
-# `(select ...)` makes Postgres evaluate the membership once per statement, not per row.
+# Owners alone touch owner rows (grant, remove, invite an owner); admins manage the rest; a
+# member may only leave. `(select ...)` makes Postgres evaluate the membership once per
+# statement, not per row.
 ROW_LEVEL_SECURITY = (
     """
 alter table public.users enable row level security;
@@ -218,16 +223,30 @@ create policy family_members_read on public.family_members for select to authent
     """,
     """
 create policy family_members_insert on public.family_members for insert to authenticated
-  with check (family_id in (select public.my_family_ids('admin')));
+  with check (
+    family_id in (select public.my_family_ids('admin')) and user_id is null and role = 'member'
+  );
     """,
     """
 create policy family_members_update on public.family_members for update to authenticated
-  using (family_id in (select public.my_family_ids('admin')))
-  with check (family_id in (select public.my_family_ids('admin')));
+  using (
+    family_id in (select public.my_family_ids('admin'))
+    and (role <> 'owner' or family_id in (select public.my_family_ids('owner')))
+  )
+  with check (
+    family_id in (select public.my_family_ids('admin'))
+    and (role <> 'owner' or family_id in (select public.my_family_ids('owner')))
+  );
     """,
     """
 create policy family_members_delete on public.family_members for delete to authenticated
-  using (family_id in (select public.my_family_ids('admin')) or user_id = auth.uid());
+  using (
+    user_id = auth.uid()
+    or (
+      family_id in (select public.my_family_ids('admin'))
+      and (role <> 'owner' or family_id in (select public.my_family_ids('owner')))
+    )
+  );
     """,
     """
 alter table public.invitations enable row level security;
@@ -235,12 +254,30 @@ alter table public.invitations enable row level security;
     """
 create policy invitations_admin on public.invitations for all to authenticated
   using (family_id in (select public.my_family_ids('admin')))
-  with check (family_id in (select public.my_family_ids('admin')));
+  with check (
+    family_id in (select public.my_family_ids('admin'))
+    and (role <> 'owner' or family_id in (select public.my_family_ids('owner')))
+  );
     """,
     """
-grant select, insert, update, delete
+grant select, insert, delete
   on public.users, public.families, public.family_members, public.invitations
   to authenticated;
+    """,
+    # Column grants: who a membership belongs to (user_id, family_id) never changes through
+    # the API; logins join only through create_family / accept_invitation.
+    """
+grant update (full_name, timezone, day_start_hour, notification_enabled, updated_at)
+  on public.users to authenticated;
+    """,
+    """
+grant update (name, timezone, version, updated_at) on public.families to authenticated;
+    """,
+    """
+grant update (display_name, role, updated_at) on public.family_members to authenticated;
+    """,
+    """
+grant update (revoked_at) on public.invitations to authenticated;
     """,
 )
 

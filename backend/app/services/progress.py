@@ -236,8 +236,9 @@ def _period_unit(
     span = (last - first).days + 1
     period_length = (period_last - period_first).days + 1
     # A period cut short (the habit or the version starts or ends inside it) asks for a
-    # proportional share of the quota, at least one.
-    required = max(1, math.ceil(rule.schedule.times * span / period_length))
+    # proportional share of the quota, at least one. Never more than the days it has: "30
+    # times a month" is met by every day of February, not missed by construction.
+    required = min(span, max(1, math.ceil(rule.schedule.times * span / period_length)))
     done = skipped = 0
     day = first
     while day <= min(last, today):
@@ -275,14 +276,20 @@ def best_streak(outcomes: Iterable[UnitOutcome]) -> int:
     return best
 
 
-def _window_completion(rule: Rule, day: date, entries: dict[date, Entry], window: int) -> float:
+def _window_completion(
+    timeline: Timeline, rule: Rule, day: date, entries: dict[date, Entry], window: int
+) -> float:
     """Per-period habits: how much of the quota the last `window` days hold (Loop's rolling
-    sum), so a day off inside a well-kept week does not lower the score."""
+    sum), so a day off inside a well-kept week does not lower the score. Each day's check-in
+    is judged by the version in force that day, like everywhere else: a new target does not
+    rewrite the days before it."""
     total = 0.0
     for offset in range(window):
-        entry = entries.get(day - timedelta(days=offset))
-        if entry is not None and entry.status == CheckinStatus.DONE:
-            total += rule.completion(entry.value)
+        past = day - timedelta(days=offset)
+        entry = entries.get(past)
+        past_rule = timeline.rule_on(past)
+        if past_rule is not None and entry is not None and entry.status == CheckinStatus.DONE:
+            total += past_rule.completion(entry.value)
     return min(1.0, total / rule.schedule.times)
 
 
@@ -303,7 +310,9 @@ def score(timeline: Timeline, entries: dict[date, Entry], today: date) -> float:
         schedule = rule.schedule
         if schedule.kind == "per_period":
             window = 7 if schedule.period == "week" else MONTH_DAYS_FOR_FREQUENCY
-            completion = _window_completion(rule, day - timedelta(days=1), entries, window)
+            completion = _window_completion(
+                timeline, rule, day - timedelta(days=1), entries, window
+            )
         elif schedule.is_due_on(day - timedelta(days=1)):
             completion = rule.completion(entry.value) if entry and entry.status == "done" else 0.0
         else:
