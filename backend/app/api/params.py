@@ -20,12 +20,17 @@ IfMatch = Annotated[
 ]
 
 
+_MAX_VERSION = 2**31 - 1
+
+
 def parse_if_match(value: str | None) -> int | None:
     """`"3"`, `W/"3"` or `3` → 3; `*` or absent → None (no precondition)."""
     if value is None or value.strip() == "*":
         return None
     tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    # ASCII digits only (str.isdigit() also admits "²", which int() refuses); versions are
+    # Postgres integers, so anything larger was never issued as an ETag.
+    if not (tag.isascii() and tag.isdigit()) or int(tag) > _MAX_VERSION:
         raise BadRequest('If-Match must carry a version ETag like "3".', code="invalid_if_match")
     return int(tag)
 

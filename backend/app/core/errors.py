@@ -167,6 +167,9 @@ _CONSTRAINT_PROBLEMS = {
 }
 # SQLSTATEs that mean "try again": lock/statement timeouts, serialization failures, deadlocks.
 _RETRYABLE_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+# Class 22 "data exception": a value Postgres cannot take (a NUL character in text, an integer
+# out of range, ...). Bad input that slipped past validation, so the client's fault, not a 500.
+_DATA_EXCEPTION_CLASS = "22"
 
 
 def _driver_error(exc: DBAPIError) -> BaseException | None:
@@ -185,7 +188,16 @@ async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, IntegrityError):
         logger.warning("unmapped integrity error on %s", constraint)
         return problem_response(409, "conflict", "The change conflicts with the current data.")
-    if getattr(driver_error, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
+        logger.warning("data exception %s reached the database", sqlstate)
+        return problem_response(
+            422,
+            "invalid_value",
+            "A value in the request is out of range or cannot be stored.",
+            errors=[{"loc": [], "msg": "out of range or not storable", "type": "value_error"}],
+        )
+    if sqlstate in _RETRYABLE_SQLSTATES:
         return problem_response(
             503,
             "database_busy",

@@ -5,10 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from app.core.config import known_timezones
 from app.core.errors import Unprocessable
@@ -28,12 +36,47 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def _time_text(value: object) -> object:
+    # pydantic would also take a number of seconds; the contract says "07:30".
+    if not isinstance(value, str | time):
+        raise ValueError("must be a local time like '07:30'")
+    return value
+
+
+def _without_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("must be a local time without a UTC offset, like '07:30'")
+    return value
+
+
+# A wall-clock time where the family lives ("07:30", "07:30:00"): no offset, since the
+# family's timezone decides the instant. JSON Schema's `format: time` would demand an offset.
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_time_text),
+    AfterValidator(_without_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["07:30"],
+        }
+    ),
+]
 TimezoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_valid_timezone)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control_characters),
 ]
+# A name that may be emptied ("" clears a profile's full name).
+OptionalName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(_no_control_characters),
+]
+# A resource version as sent back in If-Match / `version`: a Postgres integer.
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 DisplayName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),

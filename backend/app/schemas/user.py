@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from app.schemas.common import ReadModel, RequestModel, TimezoneName
+from app.schemas.common import OptionalName, ReadModel, RequestModel, TimezoneName
 
 
 class UserRead(ReadModel):
@@ -21,9 +21,7 @@ class UserRead(ReadModel):
 
 
 class UserUpdate(RequestModel):
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
-        None
-    )
+    full_name: OptionalName | None = None
     timezone: TimezoneName | None = None
     day_start_hour: Annotated[int, Field(ge=0, le=23)] | None = None
     notification_enabled: bool | None = None

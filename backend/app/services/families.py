@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, PreconditionFailed
-from app.models import Family, FamilyMember
+from app.models import Family, FamilyMember, Invitation
 from app.models.enums import MemberRole
 from app.schemas.family import FamilyCreate, FamilyUpdate
 from app.services.actor import Actor
@@ -57,16 +57,8 @@ class FamilyService:
     async def create(self, data: FamilyCreate) -> tuple[FamilyView, bool]:
         """Create the family with the caller as owner; `(view, created)`. A repeated create
         with the same id and body returns the existing family (created=False)."""
-        if data.id is not None:
-            existing = await self._find(data.id)
-            if existing is not None:
-                same = (existing.family.name, existing.family.timezone) == (
-                    data.name,
-                    data.timezone,
-                )
-                if not same:
-                    raise IdConflict("A family with this id exists with different content.")
-                return existing, False
+        if data.id is not None and (existing := await self._retried(data.id, data)) is not None:
+            return existing, False
         user = await UserService(self.session, self.actor).provision()
         family_id = data.id or uuid.uuid4()
         display_name = user.full_name or (user.email or "").split("@")[0] or "Me"
@@ -76,10 +68,24 @@ class FamilyService:
             )
         )
         if created is None:
+            # The id was taken meanwhile: maybe by this very create, retried while the first
+            # attempt was in flight (the insert waited for it to commit, so it is visible now).
+            if (existing := await self._retried(family_id, data)) is not None:
+                return existing, False
             raise IdConflict("This id is already used by another resource.")
         view = await self._find(family_id)
         assert view is not None
         return view, True
+
+    async def _retried(self, family_id: uuid.UUID, data: FamilyCreate) -> FamilyView | None:
+        """The caller's family with this id when `data` repeats its create; None when there is
+        none; IdConflict when it exists with different content."""
+        existing = await self._find(family_id)
+        if existing is None:
+            return None
+        if (existing.family.name, existing.family.timezone) != (data.name, data.timezone):
+            raise IdConflict("A family with this id exists with different content.")
+        return existing
 
     async def list(self, *, cursor: str | None, limit: int) -> tuple[list[FamilyView], str | None]:
         query = paginate(
@@ -128,6 +134,12 @@ class FamilyService:
 
     async def delete(self, family_id: uuid.UUID) -> None:
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.OWNER)
+        # Accepting an invitation locks the invitation, then the family (the new member's
+        # foreign key); the cascade below would take them the other way round and deadlock
+        # with a concurrent accept. Take the invitations first, like accept does.
+        await self.session.execute(
+            select(Invitation.id).where(Invitation.family_id == family_id).with_for_update()
+        )
         await self.session.execute(delete(Family).where(Family.id == family_id))
 
     async def _find(self, family_id: uuid.UUID) -> FamilyView | None:

@@ -83,12 +83,8 @@ class InvitationService:
         )
         if data.role == MemberRole.OWNER and mine.role != MemberRole.OWNER:
             raise OwnerRequired("Only an owner can invite an owner.")
-        if data.id is not None:
-            existing = await self.session.get(Invitation, data.id)
-            if existing is not None:
-                if not self._same(existing, family_id, data):
-                    raise IdConflict("An invitation with this id exists with different content.")
-                return existing, None
+        if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
+            return existing, None
         if data.member_id is not None:
             await self._ensure_managed_profile(family_id, data.member_id)
         token = new_token()
@@ -107,9 +103,24 @@ class InvitationService:
             async with self.session.begin_nested():
                 self.session.add(invitation)
         except IntegrityError:
+            # Maybe this very create, retried while the first attempt was in flight.
+            if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
+                return existing, None
             raise IdConflict("This id is already used by another resource.") from None
         await self.session.refresh(invitation)
         return invitation, token
+
+    async def _retried(
+        self, invitation_id: uuid.UUID, family_id: uuid.UUID, data: InvitationCreate
+    ) -> Invitation | None:
+        """The invitation with this id when `data` repeats its create; None when none is
+        visible; IdConflict when it exists with different content."""
+        existing = await self.session.get(Invitation, invitation_id)
+        if existing is None:
+            return None
+        if not self._same(existing, family_id, data):
+            raise IdConflict("An invitation with this id exists with different content.")
+        return existing
 
     async def list_pending(
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int

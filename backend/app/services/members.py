@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.models import FamilyMember
+from app.models import FamilyMember, Invitation
 from app.models.enums import MemberRole
 from app.schemas.family import MemberCreate, MemberUpdate
 from app.services.actor import Actor
@@ -62,16 +62,8 @@ class MemberService:
     ) -> tuple[FamilyMember, bool]:
         """A profile without a login (a young child), managed by the family's admins."""
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
-        if data.id is not None:
-            existing = await self.session.get(FamilyMember, data.id)
-            if existing is not None:
-                if (existing.family_id, existing.display_name, existing.user_id) != (
-                    family_id,
-                    data.display_name,
-                    None,
-                ):
-                    raise IdConflict("A member with this id exists with different content.")
-                return existing, False
+        if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
+            return existing, False
         member = FamilyMember(
             id=data.id or uuid.uuid4(),
             family_id=family_id,
@@ -84,9 +76,28 @@ class MemberService:
             async with self.session.begin_nested():
                 self.session.add(member)
         except IntegrityError:
+            # Maybe this very create, retried while the first attempt was in flight.
+            if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
+                return existing, False
             raise IdConflict("This id is already used by another resource.") from None
         await self.session.refresh(member)
         return member, True
+
+    async def _retried(
+        self, member_id: uuid.UUID, family_id: uuid.UUID, data: MemberCreate
+    ) -> FamilyMember | None:
+        """The profile with this id when `data` repeats its create; None when none is visible;
+        IdConflict when it exists with different content."""
+        existing = await self.session.get(FamilyMember, member_id)
+        if existing is None:
+            return None
+        if (existing.family_id, existing.display_name, existing.user_id) != (
+            family_id,
+            data.display_name,
+            None,
+        ):
+            raise IdConflict("A member with this id exists with different content.")
+        return existing
 
     async def update(
         self, family_id: uuid.UUID, member_id: uuid.UUID, changes: MemberUpdate
@@ -112,6 +123,13 @@ class MemberService:
 
     async def remove(self, family_id: uuid.UUID, member_id: uuid.UUID) -> None:
         """An admin removes a member, or a member leaves (removes themselves)."""
+        # The delete cascades to invitations bound to this profile. Accepting one locks the
+        # invitation, then the family; lock them in that order too, or the two deadlock.
+        await self.session.execute(
+            select(Invitation.id)
+            .where(Invitation.family_id == family_id, Invitation.member_id == member_id)
+            .with_for_update()
+        )
         mine = await require_membership(self.session, self.actor, family_id, lock_family=True)
         target = await self._get(family_id, member_id)
         leaving = target.id == mine.id
