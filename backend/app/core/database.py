@@ -8,7 +8,10 @@ import json
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
 
@@ -27,8 +30,78 @@ def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid4().hex}__"
 
 
+# SQLSTATEs that say the server (or the pooler in front of it) is going away, starting up or
+# full, not that the statement was wrong: class 08 "connection exception", admin/crash
+# shutdown, "cannot connect now", too many connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _means_unavailable(error: BaseException | None) -> bool:
+    if isinstance(error, OSError | TimeoutError):  # refused, reset, unreachable, timed out
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+    )
+
+
+def _connect(
+    dialect: Dialect, _record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+) -> DBAPIConnection:
+    """Connect as SQLAlchemy would, but report "the database is not there" as the driver's
+    `OperationalError`. SQLAlchemy only wraps DBAPI errors raised while connecting; asyncpg's
+    own (`ConnectionRefusedError`, `CannotConnectNowError` while Postgres starts up or recovers
+    from a crash, `TooManyConnectionsError`) would reach the API unwrapped and answer `500`."""
+    dbapi = dialect.loaded_dbapi
+    try:
+        connection: DBAPIConnection = dbapi.connect(*cargs, **cparams)
+    except dbapi.Error:
+        raise
+    except Exception as error:
+        if _means_unavailable(error):
+            raise dbapi.OperationalError(f"{type(error).__name__}: {error}") from error
+        raise
+    return connection
+
+
+def _on_database_error(context: ExceptionContext) -> BaseException | None:
+    """A connection the server ended (`57P01 terminating connection due to administrator
+    command` after a restart, ...) or that timed out mid-statement is a disconnect even while
+    asyncpg still thinks it is open: SQLAlchemy then drops it and the pool's other connections
+    to the old server, instead of handing them out again, and the API answers
+    `503 database_unavailable`. asyncpg's own `TimeoutError` (the command timeout) is not a
+    DBAPI error, so SQLAlchemy would not wrap it: it becomes an `OperationalError` here."""
+    error = context.original_exception
+    if not (_means_unavailable(error) or _means_unavailable(error.__cause__)):
+        return None
+    context.is_disconnect = True
+    if context.sqlalchemy_exception is None and isinstance(error, Exception):
+        return OperationalError(
+            context.statement, context.parameters, error, connection_invalidated=True
+        )
+    return None
+
+
+# How much longer than the server's statement_timeout the client waits for an answer: the
+# server's own timeout (a clean `57014`, connection still usable) should win when it can fire.
+_COMMAND_TIMEOUT_GRACE_SECONDS = 2.0
+
+
+def command_timeout(settings: Settings) -> float | None:
+    """asyncpg's client-side bound on every round trip (None: unbounded, as the statement
+    timeout). `statement_timeout` only bounds what reaches a live server; behind a pooler whose
+    Postgres is gone, a query waits in PgBouncer's queue (`query_wait_timeout`, 120 s by
+    default) and the request would hang with it."""
+    if settings.statement_timeout_ms == 0:
+        return None
+    return settings.statement_timeout_ms / 1000 + _COMMAND_TIMEOUT_GRACE_SECONDS
+
+
 def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -> AsyncEngine:
-    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
+    connect_args: dict[str, Any] = {
+        "timeout": settings.database_connect_timeout,
+        "command_timeout": command_timeout(settings),
+    }
     sqlalchemy_url = url.sqlalchemy_url
     if pool_mode is PoolMode.TRANSACTION:
         # PgBouncer/Supavisor in transaction mode hand each transaction any server connection,
@@ -41,7 +114,7 @@ def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -
         # Startup parameters are only safe on a direct/session connection: PgBouncer rejects
         # the ones it does not know. In transaction mode they are set per transaction instead.
         connect_args["server_settings"] = {"application_name": "loopin"}
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url,
         # A client-side QueuePool in front of the pooler too (not NullPool): it saves a TCP+TLS
         # handshake per request, and the pooler still multiplexes our transactions.
@@ -52,6 +125,9 @@ def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -
         pool_pre_ping=settings.database_pool_pre_ping,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "do_connect", _connect)
+    event.listen(engine.sync_engine, "handle_error", _on_database_error)
+    return engine
 
 
 class Database:

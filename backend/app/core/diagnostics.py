@@ -15,6 +15,9 @@ def describe_connection_error(error: BaseException, url: DatabaseUrl) -> str:
     # SQLAlchemy wraps the driver's error; the driver's is the one that explains.
     while getattr(cause, "orig", None) is not None:
         cause = cause.orig  # type: ignore[attr-defined]
+    # ... and SQLAlchemy's asyncpg adapter raises its DBAPI errors `from` asyncpg's own.
+    if cause.__cause__ is not None and type(cause).__module__.startswith("sqlalchemy."):
+        cause = cause.__cause__
     if isinstance(cause, TimeoutError):
         return f"database at {where} did not answer in time (host down or firewalled?)"
     if isinstance(cause, socket.gaierror):
