@@ -135,8 +135,8 @@ class TestBatch:
     ) -> None:
         parent, habits = await _family_with_habits(client, connection, 5)
         counts = []
-        for days in (1, 20):
-            items = [_item(habit, day) for habit in habits for day in range(days)]
+        for days in (range(1), range(1, 21)):  # new check-ins only: 5, then 100
+            items = [_item(habit, day) for habit in habits for day in days]
             sql_statements.reset()
             response = await client.post(
                 "/v1/sync/checkins", json={"items": items}, headers=parent.headers
@@ -144,3 +144,22 @@ class TestBatch:
             assert response.status_code == 200
             counts.append(sql_statements.count)
         assert counts[0] == counts[1] == 4  # setup, habits, versions, one upsert
+
+    async def test_identical_replay_leaves_rows_untouched(
+        self, client: httpx.AsyncClient, connection: AsyncConnection
+    ) -> None:
+        parent, (habit,) = await _family_with_habits(client, connection, 1)
+        items = [_item(habit, 1, note="same"), _item(habit, 2)]
+        await client.post("/v1/sync/checkins", json={"items": items}, headers=parent.headers)
+        stamp = "select max(updated_at) from checkins where habit_id = :habit"
+        await connection.execute(text("update checkins set updated_at = '2000-01-01T00:00Z'"))
+        again = await client.post(
+            "/v1/sync/checkins", json={"items": items}, headers=parent.headers
+        )
+        assert [r["status"] for r in again.json()["results"]] == [200, 200]
+        assert [r["checkin"]["note"] for r in again.json()["results"]] == ["same", None]
+        untouched = await connection.scalar(text(stamp), {"habit": uuid.UUID(habit)})
+        assert untouched.year == 2000
+        changed = [_item(habit, 1, note="changed")]
+        await client.post("/v1/sync/checkins", json={"items": changed}, headers=parent.headers)
+        assert (await connection.scalar(text(stamp), {"habit": uuid.UUID(habit)})).year > 2000

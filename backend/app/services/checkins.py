@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Result, delete, func, literal_column, select
+from sqlalchemy import Result, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,7 +149,9 @@ class CheckinService:
     async def _upsert(
         self, writes: Sequence[tuple[HabitContext, date, CheckinWrite]]
     ) -> list[tuple[Checkin, bool]]:
-        """Insert or replace the rows in one statement; `(checkin, created)` per row."""
+        """Insert or replace the rows in one statement; `(checkin, created)` per row. A write
+        identical to the stored row changes nothing (no new `updated_at`, no sync change), so
+        replaying a queue of offline writes is free."""
         if not writes:
             return []
         rows = [
@@ -165,22 +167,35 @@ class CheckinService:
             for context, day, data in writes
         ]
         statement = insert(Checkin).values(rows)
+        excluded = statement.excluded
         upsert = statement.on_conflict_do_update(
             index_elements=[Checkin.habit_id, Checkin.date],
             set_={
-                "status": statement.excluded.status,
-                "value": statement.excluded.value,
-                "note": statement.excluded.note,
-                "logged_by": statement.excluded.logged_by,
+                "status": excluded.status,
+                "value": excluded.value,
+                "note": excluded.note,
+                "logged_by": excluded.logged_by,
                 "updated_at": func.now(),
             },
+            where=tuple_(Checkin.status, Checkin.value, Checkin.note).is_distinct_from(
+                tuple_(excluded.status, excluded.value, excluded.note)
+            ),
         )
         # xmax is 0 only for a row this statement inserted (not one it updated).
         result: Result[tuple[Checkin, bool]] = await self.session.execute(
             upsert.returning(Checkin, literal_column("xmax = 0").label("created")),
             execution_options={"populate_existing": True},
         )
-        return [(checkin, bool(created)) for checkin, created in result.tuples()]
+        written = [(checkin, bool(created)) for checkin, created in result.tuples()]
+        unchanged = {(row["habit_id"], row["date"]) for row in rows} - {
+            (checkin.habit_id, checkin.date) for checkin, _ in written
+        }
+        if unchanged:
+            existing = await self.session.scalars(
+                select(Checkin).where(tuple_(Checkin.habit_id, Checkin.date).in_(sorted(unchanged)))
+            )
+            written += [(checkin, False) for checkin in existing]
+        return written
 
     def _check_writable(self, context: HabitContext, day: date) -> None:
         context.ensure_may_manage()
