@@ -81,7 +81,7 @@ create constraint trigger family_has_owner
 CREATE_FAMILY = (
     """
 create function public.create_family(
-  p_id uuid, p_name text, p_timezone text, p_display_name text
+  p_id uuid, p_name text, p_timezone text, p_display_name text, p_member_id uuid
 ) returns uuid
 language plpgsql security definer set search_path = ''
 as $$
@@ -97,17 +97,17 @@ begin
   if not found then
     return null;  -- the id is taken (by a family the caller may not even see)
   end if;
-  insert into public.family_members (family_id, user_id, display_name, role)
-    values (p_id, caller, p_display_name, 'owner');
+  insert into public.family_members (id, family_id, user_id, display_name, role)
+    values (coalesce(p_member_id, gen_random_uuid()), p_id, caller, p_display_name, 'owner');
   return p_id;
 end
 $$;
     """,
     """
-revoke execute on function public.create_family(uuid, text, text, text) from public;
+revoke execute on function public.create_family(uuid, text, text, text, uuid) from public;
     """,
     """
-grant execute on function public.create_family(uuid, text, text, text) to authenticated;
+grant execute on function public.create_family(uuid, text, text, text, uuid) to authenticated;
     """,
 )
 
@@ -289,7 +289,7 @@ drop function if exists public.ensure_family_has_owner();
 drop function if exists public.accept_invitation(text);
     """,
     """
-drop function if exists public.create_family(uuid, text, text, text);
+drop function if exists public.create_family(uuid, text, text, text, uuid);
     """,
     """
 drop function if exists public.my_family_ids(public.member_role);

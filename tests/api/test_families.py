@@ -569,3 +569,21 @@ class TestDelete:
 
         assert_problem(response, 404, "family_not_found")
         assert len(await member_roles(connection, family_id)) == 1
+
+
+class TestOfflineOwnMembershipId:
+    async def test_client_chosen_member_id_is_the_owner_membership(
+        self, client: httpx.AsyncClient, connection: AsyncConnection
+    ) -> None:
+        person = await create_person(connection, "offline")
+        family_id, member_id = uuid.uuid4(), uuid.uuid4()
+        body = {"id": str(family_id), "name": "Offline", "my_member_id": str(member_id)}
+        created = await client.post("/v1/families", json=body, headers=person.headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["my_member_id"] == str(member_id)
+        again = await client.post("/v1/families", json=body, headers=person.headers)
+        assert again.status_code == 200
+        other = {**body, "my_member_id": str(uuid.uuid4())}
+        conflict = await client.post("/v1/families", json=other, headers=person.headers)
+        assert conflict.status_code == 409
+        assert conflict.json()["code"] == "id_conflict"

@@ -64,7 +64,9 @@ class FamilyService:
         display_name = user.full_name or (user.email or "").split("@")[0] or "Me"
         created = await self.session.scalar(
             select(
-                func.public.create_family(family_id, data.name, data.timezone, display_name[:100])
+                func.public.create_family(
+                    family_id, data.name, data.timezone, display_name[:100], data.my_member_id
+                )
             )
         )
         if created is None:
@@ -83,7 +85,10 @@ class FamilyService:
         existing = await self._find(family_id)
         if existing is None:
             return None
-        if (existing.family.name, existing.family.timezone) != (data.name, data.timezone):
+        same_member = data.my_member_id in (None, existing.membership.id)
+        if (existing.family.name, existing.family.timezone) != (data.name, data.timezone) or (
+            not same_member
+        ):
             raise IdConflict("A family with this id exists with different content.")
         return existing
 
