@@ -84,9 +84,10 @@ class HabitService:
         if data.id is not None:
             existing = await self._existing(data.id)
             if existing is not None:
-                if not self._same_create(existing, family_id, data):
+                view, first = existing
+                if not self._same_create(view.habit, first, family_id, data):
                     raise IdConflict("A habit with this id exists with different content.")
-                return existing, False
+                return view, False
         assignee, clock = await load_assignee(self.session, family_id, data.assignee_id)
         if not mine.role.at_least(MemberRole.ADMIN) and assignee.id != mine.id:
             raise InsufficientRole("Members create habits for themselves; admins for anyone.")
@@ -311,22 +312,30 @@ class HabitService:
         await self.session.refresh(version)
         return version
 
-    async def _existing(self, habit_id: uuid.UUID) -> HabitView | None:
+    async def _existing(self, habit_id: uuid.UUID) -> tuple[HabitView, HabitVersion] | None:
+        """The habit as it is now, and its first version (what its create said)."""
         habit = await self.session.get(Habit, habit_id)
         if habit is None:
             return None
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        return HabitView(habit, versions[0])
+        return HabitView(habit, latest(versions)), versions[0]
 
     @staticmethod
-    def _same_create(existing: HabitView, family_id: uuid.UUID, data: HabitCreate) -> bool:
-        habit, first = existing.habit, existing.version
+    def _same_create(
+        habit: Habit, first: HabitVersion, family_id: uuid.UUID, data: HabitCreate
+    ) -> bool:
         return (
             habit.family_id == family_id
             and habit.assignee_id == data.assignee_id
             and habit.name == data.name
-            and first.type == data.type
-            and first.schedule == _schedule_json(data)
+            and habit.description == data.description
+            and habit.color == data.color
+            and habit.icon == data.icon
+            and habit.sort_order == data.sort_order
             and (data.start_date is None or habit.start_date == data.start_date)
-            and (first.target_value == data.target_value)
+            and first.type == data.type
+            and first.target_value == data.target_value
+            and first.unit == data.unit
+            and first.target_direction == data.target_direction
+            and first.schedule == _schedule_json(data)
         )

@@ -86,7 +86,10 @@ class RoutineService:
                     existing.routine.family_id == family_id
                     and existing.routine.assignee_id == data.assignee_id
                     and existing.routine.name == data.name
+                    and existing.routine.time_of_day == data.time_of_day
                     and list(existing.version.habit_ids) == data.habit_ids
+                    and existing.version.schedule
+                    == (data.schedule.model_dump() if data.schedule else None)
                 )
                 if not same:
                     raise IdConflict("A routine with this id exists with different content.")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.api.deps import CurrentActor, SessionDep
 from app.schemas.board import FamilyBoard, TodayBoard
+from app.schemas.habit import AppDate
 from app.schemas.problem import problems
 from app.services.boards import BoardService
 
 router = APIRouter(tags=["boards"])
 
 BoardDate = Annotated[
-    date | None,
+    AppDate | None,
     Query(alias="date", description="Local date; default: today where the board's people live."),
 ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -12,6 +11,7 @@ from app.api.deps import CurrentActor, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.common import Page
 from app.schemas.habit import (
+    AppDate,
     HabitCreate,
     HabitHistory,
     HabitRead,
@@ -25,8 +25,9 @@ from app.services.habits import HabitService, HabitView
 family_router = APIRouter(prefix="/v1/families/{family_id}/habits", tags=["habits"])
 router = APIRouter(prefix="/v1/habits", tags=["habits"])
 
-FromDate = Annotated[date | None, Query(alias="from", description="First local date.")]
-ToDate = Annotated[date | None, Query(alias="to", description="Last local date (≤ today).")]
+# AppDate's bounds keep date arithmetic (default ranges, lookbacks) inside what `date` holds.
+FromDate = Annotated[AppDate | None, Query(alias="from", description="First local date.")]
+ToDate = Annotated[AppDate | None, Query(alias="to", description="Last local date (≤ today).")]
 
 
 def _habit(view: HabitView, response: Response) -> HabitRead:
@@ -40,7 +41,7 @@ def _habit(view: HabitView, response: Response) -> HabitRead:
     status_code=status.HTTP_201_CREATED,
     response_model=HabitRead,
     responses={
-        200: {"description": "Retried create: the existing habit"},
+        200: {"description": "Retried create: the existing habit", "model": HabitRead},
         **problems(403, 404, 409),
     },
 )
