@@ -81,7 +81,7 @@ create constraint trigger family_has_owner
 CREATE_FAMILY = (
     """
 create function public.create_family(
-  p_id uuid, p_name text, p_timezone text, p_display_name text, p_member_id uuid
+  p_id uuid, p_name text, p_timezone text, p_display_name text, p_member_id uuid default null
 ) returns uuid
 language plpgsql security definer set search_path = ''
 as $$

@@ -31,15 +31,29 @@ def _enable_rls(table: str) -> tuple[str, ...]:
         f"grant select, insert, update, delete on public.{table} to authenticated",
     )
 
+
 # An admin logging a check-in for a family member needs that member's timezone: co-members
 # may read each other's profile (the caller's own row stays the only one they can change).
-CO_MEMBER_PROFILES = """
+CO_MEMBER_PROFILES = (
+    # A definer function, so the lookup goes straight through the members' indexes (a policy
+    # subquery on family_members would itself be filtered by that table's policy).
+    """
+create function public.my_co_member_user_ids() returns setof uuid
+language sql stable security definer set search_path = ''
+as $$
+  select theirs.user_id
+  from public.family_members mine
+  join public.family_members theirs on theirs.family_id = mine.family_id
+  where mine.user_id = auth.uid() and theirs.user_id is not null
+$$
+""",
+    "revoke execute on function public.my_co_member_user_ids() from public",
+    "grant execute on function public.my_co_member_user_ids() to authenticated",
+    """
 create policy users_co_members on public.users for select to authenticated
-  using (id in (
-    select m.user_id from public.family_members m
-    where m.family_id in (select public.my_family_ids())
-  ))
-"""
+  using (id in (select public.my_co_member_user_ids()))
+""",
+)
 
 
 def upgrade() -> None:
@@ -283,11 +297,13 @@ def upgrade() -> None:
     for table in TENANT_TABLES:
         for statement in _enable_rls(table):
             op.execute(statement)
-    op.execute(CO_MEMBER_PROFILES)
+    for statement in CO_MEMBER_PROFILES:
+        op.execute(statement)
 
 
 def downgrade() -> None:
     op.execute("drop policy users_co_members on public.users")
+    op.execute("drop function public.my_co_member_user_ids()")
     op.drop_index(op.f("ix_routine_versions_family_id"), table_name="routine_versions")
     op.drop_table("routine_versions")
     op.drop_index(op.f("ix_habit_versions_family_id"), table_name="habit_versions")
