@@ -19,6 +19,7 @@ from app.models import Checkin
 from app.models.enums import CheckinStatus, HabitType
 from app.schemas.habit import BatchCheckinItem, CheckinWrite
 from app.services.actor import Actor
+from app.services.clock import date_range
 from app.services.habit_context import (
     HabitContext,
     HabitNotFound,
@@ -28,8 +29,6 @@ from app.services.habit_context import (
     timeline_of,
 )
 from app.services.progress import Rule
-
-MAX_RANGE_DAYS = 366
 
 
 class HabitArchived(Conflict):
@@ -131,14 +130,7 @@ class CheckinService:
         self, habit_id: uuid.UUID, first: date | None, last: date | None
     ) -> list[Checkin]:
         context = await load_habit(self.session, self.actor, habit_id)
-        last = last or context.clock.today(self.now)
-        first = first or last - timedelta(days=29)
-        if first > last:
-            raise Unprocessable("`from` must not be after `to`.", code="invalid_range")
-        if (last - first).days >= MAX_RANGE_DAYS:
-            raise Unprocessable(
-                f"Ask for at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long"
-            )
+        first, last = date_range(first, last, default_last=context.clock.today(self.now))
         rows = await self.session.scalars(
             select(Checkin)
             .where(Checkin.habit_id == habit_id, Checkin.date.between(first, last))

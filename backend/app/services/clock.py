@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from app.core.errors import Unprocessable
+
 
 def local_today(timezone: str, day_start_hour: int, now: datetime) -> date:
     """The local date `now` belongs to. A night owl with `day_start_hour=4` still counts
@@ -16,3 +18,21 @@ def local_today(timezone: str, day_start_hour: int, now: datetime) -> date:
         raise ValueError("now must be timezone-aware")
     local = now.astimezone(ZoneInfo(timezone))
     return (local.replace(tzinfo=None) - timedelta(hours=day_start_hour)).date()
+
+
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+
+
+def date_range(first: date | None, last: date | None, *, default_last: date) -> tuple[date, date]:
+    """A `from`/`to` query range: by default the 30 days up to `default_last`, at most 366
+    days, never reversed."""
+    last = last or default_last
+    first = first or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if first > last:
+        raise Unprocessable("`from` must not be after `to`.", code="invalid_range")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise Unprocessable(
+            f"Ask for at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long"
+        )
+    return first, last

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from app.models.enums import MemberRole
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
 from app.services import progress
 from app.services.actor import Actor
+from app.services.clock import date_range
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
     HabitContext,
@@ -28,8 +29,6 @@ from app.services.habit_context import (
 )
 from app.services.pagination import page_of, paginate
 from app.services.scope import InsufficientRole, require_membership
-
-MAX_HISTORY_DAYS = 366
 
 
 class InvalidHabitChange(Unprocessable):
@@ -231,14 +230,7 @@ class HabitService:
     ) -> list[dict[str, object]]:
         context = await load_habit(self.session, self.actor, habit_id)
         today = context.clock.today(self.now)
-        last = min(last or today, today)
-        first = first or last - timedelta(days=29)
-        if first > last:
-            raise Unprocessable("`from` must not be after `to` (or today).", code="invalid_range")
-        if (last - first).days >= MAX_HISTORY_DAYS:
-            raise Unprocessable(
-                f"Ask for at most {MAX_HISTORY_DAYS} days at a time.", code="range_too_long"
-            )
+        first, last = date_range(first, min(last or today, today), default_last=today)
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
         timeline = timeline_of(context.habit, versions)
         entries = await self._entries(habit_id, first, last)
