@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from pydantic import BaseModel
+
 from app.core.openapi import openapi_document, render
+from app.schemas.family import FamilyCreate
+from app.schemas.habit import CheckinWrite, HabitCreate
+from app.schemas.invitation import InvitationCreate
+from app.schemas.routine import RoutineCreate
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi.json"
 
@@ -48,3 +55,15 @@ class TestDocumentQuality:
             for method, operation in path.items():
                 assert operation.get("security") == [{"HTTPBearer": []}], f"{method} {route}"
                 assert "401" in operation["responses"], f"{method} {route}"
+
+
+@pytest.mark.parametrize(
+    "model", [FamilyCreate, HabitCreate, CheckinWrite, InvitationCreate, RoutineCreate]
+)
+def test_main_request_bodies_have_valid_examples(model: type[BaseModel]) -> None:
+    """/docs shows these; a client that copies one must get past validation."""
+    document = json.loads(COMMITTED.read_text())
+    examples = document["components"]["schemas"][model.__name__].get("examples", [])
+    assert len(examples) >= 2, model.__name__
+    for example in examples:
+        model.model_validate(example)

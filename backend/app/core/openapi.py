@@ -23,6 +23,27 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> None:
                     content[PROBLEM_JSON] = content.pop("application/json")
 
 
+_BODY_PROBLEMS = {
+    "400": "Malformed request body: not UTF-8, not JSON, or nested too deeply",
+    "413": "Request body too large",
+}
+
+
+def _body_problems_documented(schema: dict[str, Any]) -> None:
+    """Every operation that takes a body can answer 400 (unparseable) and 413 (over the size
+    limit) before its own code runs; say so, with the problem body."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if "requestBody" not in operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in _BODY_PROBLEMS.items():
+                responses.setdefault(
+                    status, {"description": description, "content": {PROBLEM_JSON: problem}}
+                )
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -35,6 +56,7 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
             )
             _problems_as_problem_json(schema)
+            _body_problems_documented(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

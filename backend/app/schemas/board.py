@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, time
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel
 
 from app.models.enums import HabitType, MemberRole
+from app.schemas.common import LocalTime
 from app.schemas.habit import Number
 
 BoardStatus = Literal["done", "partial", "skipped", "missed", "pending"]
@@ -34,7 +35,7 @@ class BoardRoutine(BaseModel):
     family_id: uuid.UUID
     member_id: uuid.UUID
     name: str
-    time_of_day: time | None
+    time_of_day: LocalTime | None
     version: int
     habit_ids: list[uuid.UUID]
     done_count: int

@@ -5,10 +5,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
-from app.schemas.common import Name, ReadModel, RequestModel
+from app.schemas.common import Name, ReadModel, RequestModel, Version
 
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Icon = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -74,6 +81,46 @@ class Measure(RequestModel):
 
 
 class HabitCreate(Measure):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Brush teeth",
+                    "assignee_id": "5b9e2f3a-1c4d-4e6f-8a7b-9c0d1e2f3a4b",
+                    "schedule": {"kind": "daily"},
+                    "color": "#4CAF50",
+                    "icon": "tooth",
+                },
+                {
+                    "id": "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09",
+                    "name": "Read",
+                    "assignee_id": "5b9e2f3a-1c4d-4e6f-8a7b-9c0d1e2f3a4b",
+                    "type": "numeric",
+                    "target_value": 20,
+                    "unit": "pages",
+                    "target_direction": "at_least",
+                    "schedule": {"kind": "weekdays", "weekdays": [1, 2, 3, 4, 5]},
+                    "start_date": "2026-03-09",
+                },
+                {
+                    "name": "Screen time",
+                    "assignee_id": "5b9e2f3a-1c4d-4e6f-8a7b-9c0d1e2f3a4b",
+                    "type": "numeric",
+                    "target_value": 60,
+                    "unit": "min",
+                    "target_direction": "at_most",
+                    "schedule": {"kind": "daily"},
+                },
+                {
+                    "name": "Swim",
+                    "assignee_id": "5b9e2f3a-1c4d-4e6f-8a7b-9c0d1e2f3a4b",
+                    "schedule": {"kind": "per_period", "times": 2, "period": "week"},
+                    "description": "Any pool, any length.",
+                },
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     name: Name
     assignee_id: uuid.UUID
@@ -107,7 +154,7 @@ class HabitUpdate(RequestModel):
     effective_from: AppDate | None = Field(
         default=None, description="When a target/schedule change starts (default: today)."
     )
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Version | None = None
 
     @property
     def changes_measure(self) -> bool:
@@ -177,12 +224,35 @@ class HabitHistory(BaseModel):
 
 
 class CheckinWrite(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "done"},
+                {"status": "done", "value": 25, "note": "Finished the chapter"},
+                {"status": "skipped", "note": "Sick day"},
+            ]
+        }
+    )
+
     status: CheckinStatus
     value: Amount | None = None
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
 class BatchCheckinItem(CheckinWrite):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "habit_id": "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09",
+                    "date": "2026-03-08",
+                    "status": "done",
+                    "value": 12,
+                }
+            ]
+        }
+    )
+
     habit_id: uuid.UUID
     date: AppDate
 

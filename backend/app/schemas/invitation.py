@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from app.models.enums import MemberRole
 from app.schemas.common import ReadModel, RequestModel
@@ -14,6 +14,20 @@ InvitationStatus = Literal["pending", "expired", "revoked", "used"]
 
 
 class InvitationCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"role": "admin", "email": "grandma@example.com"},
+                {
+                    "role": "member",
+                    "member_id": "5b9e2f3a-1c4d-4e6f-8a7b-9c0d1e2f3a4b",
+                    "expires_in_hours": 168,
+                },
+                {"role": "member", "expires_in_hours": 48, "max_uses": 4},
+            ]
+        }
+    )
+
     id: uuid.UUID | None = None
     role: MemberRole
     email: EmailStr | None = None

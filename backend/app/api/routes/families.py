@@ -35,7 +35,10 @@ def _family(view: FamilyView, response: Response) -> FamilyRead:
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=FamilyRead,
-    responses={200: {"description": "Retried create: the existing family"}, **problems(409)},
+    responses={
+        200: {"description": "Retried create: the existing family", "model": FamilyRead},
+        **problems(409),
+    },
 )
 async def create_family(
     data: FamilyCreate, response: Response, session: SessionDep, actor: CurrentActor
@@ -120,7 +123,7 @@ async def list_members(
     status_code=status.HTTP_201_CREATED,
     response_model=MemberRead,
     responses={
-        200: {"description": "Retried create: the existing profile"},
+        200: {"description": "Retried create: the existing profile", "model": MemberRead},
         **problems(403, 404, 409),
     },
 )

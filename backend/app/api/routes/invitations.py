@@ -29,7 +29,13 @@ accept_router = APIRouter(prefix="/v1/invitations", tags=["invitations"])
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationCreated,
-    responses={200: {"description": "Retried create: no token"}, **problems(403, 404, 409)},
+    responses={
+        200: {
+            "description": "Retried create: the invitation, without its token",
+            "model": InvitationCreated,
+        },
+        **problems(403, 404, 409),
+    },
 )
 async def create_invitation(
     family_id: uuid.UUID,

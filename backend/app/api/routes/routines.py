@@ -29,7 +29,7 @@ def _routine(view: RoutineView, response: Response) -> RoutineRead:
     status_code=status.HTTP_201_CREATED,
     response_model=RoutineRead,
     responses={
-        200: {"description": "Retried create: the existing routine"},
+        200: {"description": "Retried create: the existing routine", "model": RoutineRead},
         **problems(403, 404, 409),
     },
 )
