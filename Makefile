@@ -46,8 +46,10 @@ doctor: install
 token: install
 	@$(BIN)/loopin token --email demo@loopin.test
 
+# Options: make bench ARGS="--scales S --duration 10" (see bench/README.md).
 bench: install
-	$(BIN)/python -m bench.run
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench.run $(ARGS)
 
 openapi: install
 	$(BIN)/python -m app.core.openapi > openapi.json

@@ -16,7 +16,8 @@ from app.core.security import InvalidToken, TokenVerifier
 from app.services.actor import Actor
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: a plain `def` dependency would be run in a worker thread on every request.
     settings: Settings = request.app.state.settings
     return settings
 

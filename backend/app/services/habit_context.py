@@ -71,11 +71,15 @@ def clock_of(member: FamilyMember, family: Family, profile: User | None) -> Cloc
     return Clock(family.timezone, 0)
 
 
+# The member a habit or routine is assigned to (an alias, built once).
+ASSIGNEE = aliased(FamilyMember, name="assignee")
+
+
 async def load_habits(
     session: AsyncSession, actor: Actor, habit_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, HabitContext]:
     """The live habits among `habit_ids` that the actor can see, keyed by id."""
-    assignee = aliased(FamilyMember, name="assignee")
+    assignee = ASSIGNEE
     query = (
         select(Habit, Family, assignee, User)
         .join(Family, Family.id == Habit.family_id)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.core.errors import NotFound, Unprocessable
 from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
@@ -18,7 +17,7 @@ from app.models.enums import MemberRole
 from app.schemas.routine import RoutineCreate, RoutineUpdate
 from app.services.actor import Actor
 from app.services.families import IdConflict, VersionMismatch
-from app.services.habit_context import Clock, NotYourHabit, clock_of, load_assignee
+from app.services.habit_context import ASSIGNEE, Clock, NotYourHabit, clock_of, load_assignee
 from app.services.pagination import page_of, paginate
 from app.services.scope import InsufficientRole, require_membership, with_my_membership
 
@@ -233,7 +232,7 @@ class RoutineService:
         )
 
     async def _load(self, routine_id: uuid.UUID) -> tuple[Routine, FamilyMember, Clock]:
-        assignee = aliased(FamilyMember, name="assignee")
+        assignee = ASSIGNEE
         query = (
             select(Routine, Family, assignee, User)
             .join(Family, Family.id == Routine.family_id)

@@ -70,12 +70,16 @@ def ensure_role(membership: FamilyMember, at_least: MemberRole) -> None:
         raise InsufficientRole(f"This needs the {at_least.value} role or higher in the family.")
 
 
+# Built once: constructing an alias costs more than the query it joins into.
+MY_MEMBERSHIP = aliased(FamilyMember, name="my_membership")
+
+
 def with_my_membership(
     query: Select[Any], actor: Actor, family_id: InstrumentedAttribute[uuid.UUID]
 ) -> tuple[Select[Any], type[FamilyMember]]:
     """Join the actor's membership in the family of the rows `query` selects: rows of families
     the actor is not in drop out. Returns the query and the membership alias to select."""
-    mine = aliased(FamilyMember, name="my_membership")
+    mine = MY_MEMBERSHIP
     joined = query.join(
         mine, (mine.family_id == family_id) & (mine.user_id == actor.user_id)
     ).add_columns(mine)

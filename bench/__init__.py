@@ -1,0 +1,1 @@
+"""Loopin's benchmark suite: seed data at scale, drive it with wrk, compare with the floor."""

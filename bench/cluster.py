@@ -1,0 +1,84 @@
+"""The bench's own embedded Postgres cluster (never the developer's `.loopin/`), its
+databases (one per scale), and the JWT secret the seeded tokens are signed with."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import asyncpg
+
+from app.core.embedded_db import EmbeddedPostgres
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / ".data"
+DEFAULT_PG_PORT = int(os.environ.get("BENCH_PG_PORT", "54340"))
+
+# Production-like memory for the database (a small Supabase instance has ~1 GB of buffers);
+# the embedded default of 128 MB would turn the M scale into a test of the OS page cache.
+SERVER_SETTINGS = {"shared_buffers": "1GB", "effective_cache_size": "4GB", "work_mem": "8MB"}
+
+
+def bench_cluster(port: int = DEFAULT_PG_PORT) -> EmbeddedPostgres:
+    return EmbeddedPostgres(data_dir=DATA_DIR / "pg", port=port)
+
+
+def database_name(scale: str) -> str:
+    return f"bench_{scale.lower()}"
+
+
+def ids_path(scale: str) -> Path:
+    return DATA_DIR / f"ids-{scale.upper()}.json"
+
+
+def jwt_secret() -> str:
+    """BENCH_JWT_SECRET, else a secret generated once into .data/ (the server gets the same)."""
+    explicit = os.environ.get("BENCH_JWT_SECRET")
+    if explicit:
+        return explicit
+    path = DATA_DIR / "jwt-secret"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def start_cluster(server: EmbeddedPostgres) -> None:
+    """Start the cluster with SERVER_SETTINGS (restarting once if they are not in force)."""
+    server.start()
+    connection = await asyncpg.connect(server.admin_url)
+    try:
+        stale = [
+            name
+            for name, value in SERVER_SETTINGS.items()
+            if await connection.fetchval(f"select current_setting('{name}')") != value
+        ]
+        for name in stale:
+            await connection.execute(f"alter system set {name} = '{SERVER_SETTINGS[name]}'")
+    finally:
+        await connection.close()
+    if stale:
+        server.restart()
+
+
+async def ensure_database(server: EmbeddedPostgres, name: str) -> str:
+    """Create the database if missing; return its URL."""
+    connection = await asyncpg.connect(server.admin_url)
+    try:
+        if not await connection.fetchval("select 1 from pg_database where datname = $1", name):
+            await connection.execute(f'create database "{name}"')
+    finally:
+        await connection.close()
+    return f"postgresql://postgres@127.0.0.1:{server.port}/{name}"
+
+
+async def recreate_database(server: EmbeddedPostgres, name: str) -> str:
+    """Drop and create the database: a clean schema, built again by the migrations."""
+    connection = await asyncpg.connect(server.admin_url)
+    try:
+        await connection.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await connection.close()
+    return await ensure_database(server, name)
