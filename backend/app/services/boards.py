@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
-    Checkin,
     Family,
     FamilyMember,
     Habit,
@@ -24,7 +23,7 @@ from app.models import (
 )
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import Clock, load_versions, timeline_of
+from app.services.habit_context import Clock, load_entries, load_versions, timeline_of
 from app.services.scope import FamilyNotFound, families_of
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
@@ -110,7 +109,8 @@ class BoardService:
             )
         )
         versions = await load_versions(self.session, [habit.id for habit in habits])
-        entries = await self._entries([habit.id for habit in habits], day)
+        lookback = day - timedelta(days=STREAK_LOOKBACK_DAYS)
+        entries = await load_entries(self.session, [habit.id for habit in habits], lookback, day)
         statuses: dict[uuid.UUID, str] = {}
         for habit in habits:
             evaluated = evaluate(habit, versions[habit.id], entries[habit.id], day, today)
@@ -139,22 +139,6 @@ class BoardService:
                 }
             )
         return habits_by_member, routines_by_member
-
-    async def _entries(
-        self, habit_ids: list[uuid.UUID], day: date
-    ) -> dict[uuid.UUID, dict[date, progress.Entry]]:
-        entries: dict[uuid.UUID, dict[date, progress.Entry]] = {h: {} for h in habit_ids}
-        if not habit_ids:
-            return entries
-        rows = await self.session.execute(
-            select(Checkin.habit_id, Checkin.date, Checkin.status, Checkin.value).where(
-                Checkin.habit_id.in_(habit_ids),
-                Checkin.date.between(day - timedelta(days=STREAK_LOOKBACK_DAYS), day),
-            )
-        )
-        for habit_id, checkin_date, status, value in rows:
-            entries[habit_id][checkin_date] = progress.Entry(status, value)
-        return entries
 
     async def _routines_in_force(
         self, member_ids: Sequence[uuid.UUID], day: date

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.errors import Forbidden, NotFound
-from app.models import Family, FamilyMember, Habit, HabitVersion, User
+from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import MemberRole
 from app.services.actor import Actor
 from app.services.clock import local_today
 from app.services.members import MemberNotFound
-from app.services.progress import Rule, Schedule, Timeline
+from app.services.progress import Entry, Rule, Schedule, Timeline
 from app.services.scope import with_my_membership
 
 
@@ -152,3 +152,20 @@ async def load_assignee(
         raise MemberNotFound("The assignee is not a member of this family.")
     member, family, profile = row
     return member, clock_of(member, family, profile)
+
+
+async def load_entries(
+    session: AsyncSession, habit_ids: list[uuid.UUID], first: date, last: date | None = None
+) -> dict[uuid.UUID, dict[date, Entry]]:
+    """The habits' check-ins from `first` (to `last`), as the progress engine reads them."""
+    entries: dict[uuid.UUID, dict[date, Entry]] = {habit_id: {} for habit_id in habit_ids}
+    if not habit_ids:
+        return entries
+    query = select(Checkin.habit_id, Checkin.date, Checkin.status, Checkin.value).where(
+        Checkin.habit_id.in_(habit_ids), Checkin.date >= first
+    )
+    if last is not None:
+        query = query.where(Checkin.date <= last)
+    for habit_id, day, status, value in await session.execute(query):
+        entries[habit_id][day] = Entry(status, value)
+    return entries

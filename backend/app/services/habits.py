@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
-from app.models import Checkin, Habit, HabitVersion
+from app.models import Habit, HabitVersion
 from app.models.enums import MemberRole
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
 from app.services import progress
@@ -23,6 +23,7 @@ from app.services.habit_context import (
     HabitContext,
     latest,
     load_assignee,
+    load_entries,
     load_habit,
     load_versions,
     timeline_of,
@@ -233,7 +234,7 @@ class HabitService:
         first, last = date_range(first, min(last or today, today), default_last=today)
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
         timeline = timeline_of(context.habit, versions)
-        entries = await self._entries(habit_id, first, last)
+        entries = (await load_entries(self.session, [habit_id], first, last))[habit_id]
         return [
             {
                 "date": day,
@@ -249,19 +250,9 @@ class HabitService:
     ) -> tuple[HabitContext, progress.Timeline, dict[date, progress.Entry]]:
         context = await load_habit(self.session, self.actor, habit_id)
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        entries = await self._entries(habit_id, first or context.habit.start_date, None)
+        start = first or context.habit.start_date
+        entries = (await load_entries(self.session, [habit_id], start))[habit_id]
         return context, timeline_of(context.habit, versions), entries
-
-    async def _entries(
-        self, habit_id: uuid.UUID, first: date, last: date | None
-    ) -> dict[date, progress.Entry]:
-        query = select(Checkin.date, Checkin.status, Checkin.value).where(
-            Checkin.habit_id == habit_id, Checkin.date >= first
-        )
-        if last is not None:
-            query = query.where(Checkin.date <= last)
-        rows = await self.session.execute(query)
-        return {day: progress.Entry(status, value) for day, status, value in rows}
 
     async def _new_version(
         self,
