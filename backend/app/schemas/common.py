@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from datetime import datetime, time
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -119,8 +119,3 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise Unprocessable(
             "The cursor is not one this API issued.", code="invalid_cursor"
         ) from error
-
-
-def model_dump_for_compare(model: BaseModel) -> dict[str, Any]:
-    """The fields a client sent, for 'same id, same body?' checks on retried creates."""
-    return model.model_dump(exclude_unset=True, exclude={"id"})
