@@ -575,3 +575,66 @@ class TestLifecycle:
     async def test_secret_only_verifier_closes_cleanly(self, hs_verifier: TokenVerifier) -> None:
         await hs_verifier.aclose()
         await hs_verifier.verify(hs256(claims()))
+
+
+class TestVerifiedTokenMemory:
+    """A verified token is remembered briefly, so a phone's repeated requests skip the
+    signature check; never past its expiry, never for a token that failed."""
+
+    @pytest.fixture
+    def decodes(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        calls: list[str] = []
+        real_decode = security.jwt.decode
+
+        def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append(token)
+            return real_decode(token, *args, **kwargs)
+
+        monkeypatch.setattr(security.jwt, "decode", counting_decode)
+        return calls
+
+    async def test_same_token_is_verified_once(
+        self, hs_verifier: TokenVerifier, decodes: list[str]
+    ) -> None:
+        token = hs256(claims())
+        first = await hs_verifier.verify(token)
+        second = await hs_verifier.verify(token)
+        assert second == first
+        assert decodes == [token]
+
+    async def test_remembered_for_a_bounded_time(
+        self, hs_verifier: TokenVerifier, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        token = hs256(claims())
+        await hs_verifier.verify(token)
+        later = time.time() + security.VERIFIED_TOKEN_SECONDS + 1
+        monkeypatch.setattr(security.time, "time", lambda: later)
+        await hs_verifier.verify(token)
+        assert decodes == [token, token]
+
+    async def test_not_accepted_past_its_expiry(self) -> None:
+        verifier = TokenVerifier(jwt_secret=SECRET, jwks_url=None, leeway_seconds=0)
+        token = hs256(claims(exp=int(time.time()) + 1))
+        await verifier.verify(token)
+        await asyncio.sleep(1.5)
+        await rejects(verifier, token, "token expired")
+
+    async def test_failures_are_not_remembered(
+        self, hs_verifier: TokenVerifier, decodes: list[str]
+    ) -> None:
+        token = hs256(claims())
+        header, payload, _signature = token.split(".")
+        forged = f"{header}.{payload}.{b64url(b'not the signature')}"
+        await rejects(hs_verifier, forged, "invalid signature")
+        await rejects(hs_verifier, forged, "invalid signature")
+        assert decodes == [forged, forged]
+        await hs_verifier.verify(token)  # the genuine token is still fine
+
+    async def test_bounded_in_size(
+        self, hs_verifier: TokenVerifier, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(security, "VERIFIED_TOKEN_CACHE_SIZE", 2)
+        first, second, third = (hs256(claims()) for _ in range(3))
+        for token in (first, second, third, first):
+            await hs_verifier.verify(token)
+        assert decodes == [first, second, third, first]

@@ -8,8 +8,10 @@ Every failure surfaces as `InvalidToken`, which callers answer with 401.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,13 @@ _ASYMMETRIC: dict[str, tuple[str, type]] = {
     "ES256": ("EC", ec.EllipticCurvePublicKey),
     "RS256": ("RSA", rsa.RSAPublicKey),
 }
+
+# A phone sends the same access token with every request for the token's life (an hour on
+# Supabase): once verified, it is remembered (by digest) for up to this long, never past its
+# `exp`, so the rest of its requests skip the signature check and PyJWT's parsing. Only
+# successful verifications are remembered; a bounded LRU, so a flood of tokens evicts.
+VERIFIED_TOKEN_SECONDS = 60.0
+VERIFIED_TOKEN_CACHE_SIZE = 4096
 
 # Most specific first: InvalidSignatureError is a DecodeError.
 _REASONS: list[tuple[type[jwt.PyJWTError], str]] = [
@@ -90,12 +99,32 @@ class TokenVerifier:
         self._attempted_at = float("-inf")  # when the last fetch finished, successful or not
         self._attempt_failed = False
         self._unknown_kid_refetch_at = float("-inf")
+        self._verified: OrderedDict[bytes, tuple[TokenClaims, float]] = OrderedDict()
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
             await self._client.aclose()
 
     async def verify(self, token: str) -> TokenClaims:
+        digest = hashlib.sha256(token.encode()).digest() if isinstance(token, str) else b""
+        remembered = self._verified.get(digest)
+        now = time.time()
+        if remembered is not None:
+            claims, valid_until = remembered
+            if now < valid_until:
+                self._verified.move_to_end(digest)
+                return claims
+            del self._verified[digest]
+        claims = await self._checked(token)
+        self._verified[digest] = (
+            claims,
+            min(float(claims.claims["exp"]), now + VERIFIED_TOKEN_SECONDS),
+        )
+        if len(self._verified) > VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _checked(self, token: str) -> TokenClaims:
         try:
             return await self._verify(token)
         except InvalidToken:
