@@ -25,7 +25,7 @@ from app.core.database import Database
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.support.builders import TEST_JWT_SECRET
-from tests.support.databases import test_server_url
+from tests.support.databases import TestDriverConnection, test_server_url
 from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
 
 
@@ -89,6 +89,13 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    app = app_on_connection(settings, connection)
+    yield app
+    await app.state.database.dispose()
+
+
+def app_on_connection(settings: Settings, connection: AsyncConnection) -> FastAPI:
+    """The app with every request's transaction nested in the test's (as a savepoint)."""
     app = create_app(settings)
     url = settings.runtime_url
     assert url is not None
@@ -96,9 +103,9 @@ async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[
     database.sessionmaker = async_sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    database.driver_connections = TestDriverConnection(connection)
     app.state.database = database
-    yield app
-    await database.dispose()
+    return app
 
 
 @pytest.fixture
@@ -133,22 +140,42 @@ class StatementLog:
         self.statements.clear()
 
 
-_SAVEPOINT_PREFIXES = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "reset role")
+_TRANSACTION_CONTROL = (
+    "SAVEPOINT",
+    "RELEASE SAVEPOINT",
+    "ROLLBACK TO SAVEPOINT",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "reset role",
+)
 
 
 @pytest.fixture
-def sql_statements(connection: AsyncConnection) -> Iterator[StatementLog]:
-    """Count the statements a request runs: `with log: ...` style via `.recording`."""
+async def sql_statements(connection: AsyncConnection) -> AsyncIterator[StatementLog]:
+    """Count the statements a request runs, through the ORM session (SQLAlchemy's events)
+    and on the driver directly (asyncpg's query logger, which SQLAlchemy's prepared
+    statements do not pass through). Transaction control is not counted: in production that
+    is the request's own BEGIN/COMMIT, here savepoints."""
     log = StatementLog(recording=True)
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if log.recording and not statement.lstrip().startswith(_SAVEPOINT_PREFIXES):
+    def record_statement(statement: str) -> None:
+        if log.recording and not statement.lstrip().startswith(_TRANSACTION_CONTROL):
             log.statements.append(statement)
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        record_statement(statement)
+
+    def record_driver(query: Any) -> None:
+        record_statement(query.query)
 
     target = connection.sync_connection
     assert target is not None
+    driver = (await connection.get_raw_connection()).driver_connection
     event.listen(target, "before_cursor_execute", record)
+    driver.add_query_logger(record_driver)
     yield log
+    driver.remove_query_logger(record_driver)
     event.remove(target, "before_cursor_execute", record)
 
 

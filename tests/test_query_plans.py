@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -49,14 +49,22 @@ class Capture:
         if self.recording:
             self.statements.append(Captured(statement, parameters))
 
+    def record_driver(self, query: Any) -> None:
+        """A statement the hot paths ran on asyncpg directly (`app.core.sql`)."""
+        if self.recording:
+            self.statements.append(Captured(query.query, tuple(query.args)))
+
 
 @pytest.fixture
-def capture(connection: AsyncConnection) -> Iterator[Capture]:
+async def capture(connection: AsyncConnection) -> AsyncIterator[Capture]:
     log = Capture()
     target = connection.sync_connection
     assert target is not None
+    driver = (await connection.get_raw_connection()).driver_connection
     event.listen(target, "before_cursor_execute", log.record)
+    driver.add_query_logger(log.record_driver)
     yield log
+    driver.remove_query_logger(log.record_driver)
     event.remove(target, "before_cursor_execute", log.record)
 
 

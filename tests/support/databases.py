@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.embedded_db import EmbeddedPostgres, free_port
 
@@ -45,3 +49,22 @@ def test_server_url() -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     else:
         with embedded_test_server() as server:
             yield server.url, server
+
+
+class TestDriverConnection:
+    """The hot paths' connections (`app.core.sql`) in savepoint-isolated tests: always the
+    test's own connection. Its transaction is asyncpg's, so the request's `transaction()`
+    nests as a savepoint and the test's rollback undoes it, as for the ORM session."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        driver = (await self.connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins lazily: make it begin now, or the request's transaction
+            # would be a top-level one and commit for real.
+            await self.connection.execute(text("select 1"))
+        yield driver

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.database import Database, configure_transaction
 from app.core.errors import Unauthorized
-from app.core.security import InvalidToken, TokenVerifier
+from app.core.security import InvalidToken, TokenClaims, TokenVerifier
+from app.core.sql import user_transaction
 from app.services.actor import Actor
 
 
@@ -41,24 +44,52 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 
 
-async def get_actor(
+async def get_claims(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """Verify the bearer token, then run the transaction as that user for Postgres RLS."""
+) -> TokenClaims:
+    """The bearer token's verified claims, or 401."""
     if credentials is None or not credentials.credentials:
         raise Unauthorized("A bearer token is required.", code="missing_token")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        claims = await verifier.verify(credentials.credentials)
+        return await verifier.verify(credentials.credentials)
     except InvalidToken as error:
         raise Unauthorized(
             f"The access token is not valid: {error}.", code="invalid_token"
         ) from None
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
+
+
+async def get_actor(session: SessionDep, settings: SettingsDep, claims: ClaimsDep) -> Actor:
+    """Run the session's transaction as the token's user, for Postgres RLS."""
     await configure_transaction(session, settings, claims=claims.claims)
-    return Actor(user_id=claims.sub, email=claims.email, claims=claims.claims)
+    return Actor.of(claims)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+@dataclass(frozen=True, slots=True)
+class ActingConnection:
+    """A hot path's request: the actor, and its transaction on the asyncpg connection."""
+
+    actor: Actor
+    sql: asyncpg.Connection
+
+
+async def get_acting_connection(
+    request: Request, claims: ClaimsDep
+) -> AsyncIterator[ActingConnection]:
+    """As `get_db` + `get_actor`, without the ORM (`app.core.sql`): one transaction as the
+    token's user, committed when the handler returns, before the response is sent."""
+    database: Database = request.app.state.database
+    async with user_transaction(
+        database.driver_connections, database.settings, claims.claims
+    ) as connection:
+        yield ActingConnection(Actor.of(claims), connection)
+
+
+ActingConnectionDep = Annotated[ActingConnection, Depends(get_acting_connection, scope="function")]

@@ -22,27 +22,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
+from app.core.disconnects import means_unavailable
+from app.core.sql import DriverConnections, PooledDriverConnections
 
 
 def _unique_statement_name() -> str:
     # Behind a transaction-mode pooler two clients may share one server connection; asyncpg's
     # default counter-based names would then collide ("prepared statement already exists").
     return f"__asyncpg_{uuid4().hex}__"
-
-
-# SQLSTATEs that say the server (or the pooler in front of it) is going away, starting up or
-# full, not that the statement was wrong: class 08 "connection exception", admin/crash
-# shutdown, "cannot connect now", too many connections.
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-
-
-def _means_unavailable(error: BaseException | None) -> bool:
-    if isinstance(error, OSError | TimeoutError):  # refused, reset, unreachable, timed out
-        return True
-    sqlstate = getattr(error, "sqlstate", None)
-    return isinstance(sqlstate, str) and (
-        sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
-    )
 
 
 def _connect(
@@ -58,7 +45,7 @@ def _connect(
     except dbapi.Error:
         raise
     except Exception as error:
-        if _means_unavailable(error):
+        if means_unavailable(error):
             raise dbapi.OperationalError(f"{type(error).__name__}: {error}") from error
         raise
     return connection
@@ -72,7 +59,7 @@ def _on_database_error(context: ExceptionContext) -> BaseException | None:
     `503 database_unavailable`. asyncpg's own `TimeoutError` (the command timeout) is not a
     DBAPI error, so SQLAlchemy would not wrap it: it becomes an `OperationalError` here."""
     error = context.original_exception
-    if not (_means_unavailable(error) or _means_unavailable(error.__cause__)):
+    if not (means_unavailable(error) or means_unavailable(error.__cause__)):
         return None
     context.is_disconnect = True
     if context.sqlalchemy_exception is None and isinstance(error, Exception):
@@ -139,6 +126,8 @@ class Database:
         self.pool_mode = settings.pool_mode
         self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The hot paths' connections (app.core.sql): the same pool, without the ORM.
+        self.driver_connections: DriverConnections = PooledDriverConnections(self.engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

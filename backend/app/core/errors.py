@@ -6,11 +6,14 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.disconnects import means_disconnect
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://loopin.app/problems/"
@@ -78,6 +81,17 @@ class Unprocessable(ProblemError):
 
 class ServiceUnavailable(ProblemError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    title = "Service Unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is not reachable right now; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
 
 
 def problem_body(
@@ -177,15 +191,17 @@ def _driver_error(exc: DBAPIError) -> BaseException | None:
     return exc.orig.__cause__ if exc.orig is not None else None
 
 
-async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    driver_error = _driver_error(exc)
+def _database_problem(
+    driver_error: BaseException | None, *, integrity: bool, unavailable: bool
+) -> JSONResponse:
+    """The answer to a failed statement, by what asyncpg reported: a client-facing rule, bad
+    input, a busy or unreachable database, or (only then) a bug."""
     constraint = getattr(driver_error, "constraint_name", None)
     if constraint in _CONSTRAINT_PROBLEMS:
         status, code, detail = _CONSTRAINT_PROBLEMS[constraint]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return problem_response(status, code, detail, headers=headers)
-    if isinstance(exc, IntegrityError):
+    if integrity:
         logger.warning("unmapped integrity error on %s", constraint)
         return problem_response(409, "conflict", "The change conflicts with the current data.")
     sqlstate = getattr(driver_error, "sqlstate", None)
@@ -204,8 +220,8 @@ async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
             "The database could not finish in time; retry shortly.",
             headers={"Retry-After": "1"},
         )
-    if _is_connection_failure(exc) or isinstance(exc.orig, TimeoutError | OSError):
-        logger.warning("database unavailable: %s", type(exc.orig).__name__)
+    if unavailable:
+        logger.warning("database unavailable: %s", type(driver_error).__name__)
         return problem_response(
             503,
             "database_unavailable",
@@ -214,6 +230,25 @@ async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
         )
     logger.exception("unexpected database error")
     return problem_response(500, "internal_error", "An unexpected error occurred.")
+
+
+async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
+    """A statement run through SQLAlchemy (the ORM session)."""
+    assert isinstance(exc, DBAPIError)
+    return _database_problem(
+        _driver_error(exc) or exc.orig,
+        integrity=isinstance(exc, IntegrityError),
+        unavailable=_is_connection_failure(exc) or isinstance(exc.orig, TimeoutError | OSError),
+    )
+
+
+async def _handle_driver(_: Request, exc: Exception) -> JSONResponse:
+    """A statement run on asyncpg directly (the hot paths, `app.core.sql`)."""
+    return _database_problem(
+        exc,
+        integrity=isinstance(exc, asyncpg.IntegrityConstraintViolationError),
+        unavailable=means_disconnect(exc),
+    )
 
 
 async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -231,4 +266,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(DBAPIError, _handle_database)
+    app.add_exception_handler(asyncpg.PostgresError, _handle_driver)
+    app.add_exception_handler(asyncpg.InterfaceError, _handle_driver)
     app.add_exception_handler(Exception, _handle_unexpected)

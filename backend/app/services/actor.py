@@ -4,6 +4,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.security import TokenClaims
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -12,6 +14,10 @@ class Actor:
     user_id: uuid.UUID
     email: str | None
     claims: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def of(cls, token: TokenClaims) -> Actor:
+        return cls(user_id=token.sub, email=token.email, claims=token.claims)
 
     @property
     def full_name_hint(self) -> str | None:

@@ -1,0 +1,115 @@
+"""The hot paths' transaction: hand-written SQL on the asyncpg connection itself.
+
+The screens the app opens most (the today board, a family's board, a check-in, a habit's
+stats) run a few fixed statements per request. Through the ORM each statement costs more
+Python than Postgres spends answering it (statement construction, cache keys, greenlet
+switches, entity loading), so these paths check a connection out of the same SQLAlchemy pool
+and talk to the driver directly: SQL written once as module constants, parameters by
+position, rows as asyncpg records. Every other endpoint keeps the ORM session.
+
+Same rules as a session's transaction: one transaction per request, committed before the
+response is sent; the caller's claims and the `authenticated` role set first (RLS applies);
+a connection the server dropped is invalidated, never handed out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+from app.core.config import Settings
+from app.core.disconnects import means_disconnect
+from app.core.errors import DatabaseUnavailable
+
+# One round trip for the transaction's context, as `configure_transaction` sets it for a
+# session; `set_config(..., true)` is SET LOCAL, safe on a transaction-mode pooler.
+USER_SETUP = (
+    "select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),"
+    " set_config('request.jwt.claims', $3, true), set_config('role', 'authenticated', true)"
+)
+
+
+class DriverConnections(Protocol):
+    """Where a request's asyncpg connection comes from."""
+
+    def acquire(self) -> AbstractAsyncContextManager[Any]: ...
+
+
+# Errors after which the connection may still be in the middle of an operation (a cancelled
+# request, a client-side timeout, and the "another operation is in progress" that a rollback
+# then meets): never handed out again.
+_LEAVES_PROTOCOL_BUSY = (asyncio.CancelledError, asyncpg.InternalClientError)
+# What the API answers as "database unavailable" (503) rather than as the error itself.
+_UNAVAILABLE = (OSError, asyncpg.InternalClientError)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and the ones it was raised while handling (a failed rollback after a
+    timeout reports the rollback's error, with the timeout as its context)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+class PooledDriverConnections:
+    """asyncpg connections from the engine's own pool: one pool for the ORM and the hot
+    paths, sized once, and the pooler settings (no statement cache behind PgBouncer) apply
+    to both."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        try:
+            pooled = await self.engine.raw_connection()
+        except self.engine.dialect.loaded_dbapi.OperationalError as error:
+            # Checking out bypasses SQLAlchemy's error wrapping: the database is not there
+            # (see `database._connect`), which the ORM path answers as 503 too.
+            raise DatabaseUnavailable() from error
+        connection = pooled.driver_connection
+        assert connection is not None
+        try:
+            yield connection
+        except BaseException as error:
+            causes = _causes(error)
+            if any(means_disconnect(cause) for cause in causes) or connection.is_closed():
+                # As SQLAlchemy does on a disconnect: this connection and every other one
+                # opened before it (to the same, probably restarted, server) are replaced on
+                # their next checkout, instead of failing one request each.
+                await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
+            elif any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
+                await greenlet_spawn(pooled.invalidate, error)
+            if any(isinstance(cause, _UNAVAILABLE) for cause in causes):
+                raise DatabaseUnavailable() from error
+            raise
+        finally:
+            # Closing a pooled connection returns it; the pool's reset may await the driver,
+            # which SQLAlchemy only does inside its greenlet.
+            await greenlet_spawn(pooled.close)
+
+
+@asynccontextmanager
+async def user_transaction(
+    connections: DriverConnections, settings: Settings, claims: dict[str, Any]
+) -> AsyncIterator[Any]:
+    """A transaction acting as the token's user: committed when the block ends without an
+    error, rolled back otherwise. Yields the asyncpg connection."""
+    async with connections.acquire() as connection, connection.transaction():
+        await connection.execute(
+            USER_SETUP,
+            f"{settings.statement_timeout_ms}ms",
+            f"{settings.lock_timeout_ms}ms",
+            json.dumps(claims, separators=(",", ":"), default=str),
+        )
+        yield connection
