@@ -408,7 +408,9 @@ class TestFamilyBoard:
 
 # --- statement budgets ---------------------------------------------------------------------
 
-TODAY_STATEMENTS = 7
+# transaction setup, caller + memberships, habits, versions, check-ins, routines
+TODAY_STATEMENTS = 6
+# setup, family + membership, members, habits, versions, check-ins, routines
 FAMILY_BOARD_STATEMENTS = 7
 
 KINDS: list[dict[str, Any]] = [

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.core.database import Database
-from app.main import create_app
+from app.core.sql import PooledDriverConnections
 from app.models.enums import MemberRole
-from tests.conftest import make_settings
+from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import add_member, create_family, create_person
 from tests.support.habits import (
     Household,
@@ -420,20 +420,12 @@ async def week_window_client(
     database_url: str, connection: AsyncConnection
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with `CHECKIN_BACKFILL_DAYS=7`, on the test's connection."""
-    settings = make_settings(database_url, checkin_backfill_days=7)
-    app = create_app(settings)
-    url = settings.runtime_url
-    assert url is not None
-    database = Database(settings, url)
-    database.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    app.state.database = database
+    app = app_on_connection(make_settings(database_url, checkin_backfill_days=7), connection)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
     await connection.execute(text("reset role"))
-    await database.dispose()
+    await app.state.database.dispose()
 
 
 class TestBackfillWindowSetting:
@@ -754,27 +746,24 @@ class TestConcurrentPuts:
         # come back is the last to commit.
         upserts: list[str] = []
 
-        def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-            if statement.lstrip().upper().startswith("INSERT INTO CHECKINS"):
+        def record(query: Any) -> None:
+            if "insert into checkins" in query.query:
                 upserts.append(
-                    next(p for p in parameters if isinstance(p, str) and p.startswith("write "))
+                    next(p for p in query.args if isinstance(p, str) and p.startswith("write "))
                 )
 
-        engine = live_app.state.database.engine.sync_engine
-        event.listen(engine, "after_cursor_execute", record)
-        try:
-            answers = await asyncio.gather(
-                *(
-                    live_client.put(
-                        checkin_path(habit_id, day),
-                        json={"status": "done", "value": index + 1, "note": f"write {index}"},
-                        headers=writers[index % 3].headers,
-                    )
-                    for index in range(10)
+        database = live_app.state.database
+        database.driver_connections = LoggingDriverConnections(database.engine, record)
+        answers = await asyncio.gather(
+            *(
+                live_client.put(
+                    checkin_path(habit_id, day),
+                    json={"status": "done", "value": index + 1, "note": f"write {index}"},
+                    headers=writers[index % 3].headers,
                 )
+                for index in range(10)
             )
-        finally:
-            event.remove(engine, "after_cursor_execute", record)
+        )
 
         assert all(answer.status_code in (200, 201) for answer in answers), [
             answer.text for answer in answers
@@ -800,3 +789,20 @@ class TestConcurrentPuts:
         assert value == last + 1
         assert logged_by == writers[last % 3].user_id
         assert answers[last].json()["note"] == note
+
+
+class LoggingDriverConnections(PooledDriverConnections):
+    """The pool's connections, reporting each statement the moment it has finished."""
+
+    def __init__(self, engine: AsyncEngine, record: Callable[[Any], None]) -> None:
+        super().__init__(engine)
+        self.record = record
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with super().acquire() as connection:
+            connection.add_query_logger(self.record)
+            try:
+                yield connection
+            finally:
+                connection.remove_query_logger(self.record)

@@ -231,6 +231,19 @@ class TestMatchesTheReference:
 # --- invariants -----------------------------------------------------------------------------
 
 
+class TestCurrentStreakWalkingBack:
+    """The boards' shortcut: walking back from today to the first miss gives the streak of
+    all the units, also on a timeline cut short by a look-back window."""
+
+    @REFERENCE
+    @given(habits(), st.integers(0, 90))
+    def test_equals_the_streak_of_all_units(self, habit: Habit, window_cut: int) -> None:
+        start = min(habit.start + timedelta(days=window_cut), habit.today)
+        timeline = Timeline(list(habit.rules), start_date=start)
+        expected = progress.current_streak(progress.units(timeline, habit.entries, habit.today))
+        assert progress.current_streak_at(timeline, habit.entries, habit.today) == expected
+
+
 class TestScoreBounds:
     @PROPERTIES
     @given(habits())

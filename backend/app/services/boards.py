@@ -1,6 +1,7 @@
 """The two screens the app opens most: the caller's today board across families, and a
 family's board of every member. Each runs a fixed number of statements, whatever the number
-of families, members, habits or days of history."""
+of families, members, habits or days of history, on the asyncpg connection directly
+(`app.core.sql`): they are the hot path of the app."""
 
 from __future__ import annotations
 
@@ -8,42 +9,68 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.models import (
-    Family,
-    FamilyMember,
-    Habit,
-    HabitVersion,
-    Routine,
-    RoutineVersion,
-    User,
-)
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import Clock, load_entries, load_versions, timeline_of
-from app.services.scope import FamilyNotFound, families_of
+from app.services.habit_context import Clock, fetch_versions, rule_of_record
+from app.services.habit_stats import STATUSES
+from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
 STREAK_LOOKBACK_DAYS = 400
 
+# The caller's clock (UTC until their profile exists) and their memberships.
+_ME = """
+select p.timezone, p.day_start_hour,
+       array(select m.id from family_members m where m.user_id = $1) as member_ids
+from (select) as one left join users p on p.id = $1
+"""
+# The family, if the caller is in it (RLS agrees).
+_FAMILY = """
+select f.timezone from families f
+join family_members me on me.family_id = f.id and me.user_id = $2
+where f.id = $1
+"""
+_MEMBERS = """
+select id, display_name, role, user_id is null as is_managed
+from family_members where family_id = $1 order by created_at, id
+"""
+_HABITS = """
+select id, family_id, assignee_id, name, color, icon, sort_order, start_date
+from habits
+where assignee_id = any($1::uuid[]) and deleted_at is null and archived_at is null
+  and start_date <= $2
+order by sort_order, created_at, id
+"""
+_CHECKINS = """
+select habit_id, date, status, value from checkins
+where habit_id = any($1::uuid[]) and date between $2 and $3
+"""
+# Each live routine's version in force on the day (the latest effective one).
+_ROUTINES = """
+select distinct on (v.routine_id)
+       r.id, r.family_id, r.assignee_id, r.name, r.time_of_day, v.number, v.habit_ids, v.schedule
+from routines r join routine_versions v on v.routine_id = r.id
+where r.assignee_id = any($1::uuid[]) and r.deleted_at is null and v.effective_from <= $2
+order by v.routine_id, v.effective_from desc, v.number desc
+"""
+
+Cards = dict[uuid.UUID, list[dict[str, object]]]
+
 
 class BoardService:
-    def __init__(self, session: AsyncSession, actor: Actor, *, now: datetime | None = None) -> None:
-        self.session = session
+    def __init__(self, sql: Any, actor: Actor, *, now: datetime | None = None) -> None:
+        self.sql = sql
         self.actor = actor
         self.now = now or datetime.now(UTC)
 
     async def today(self, day: date | None) -> dict[str, object]:
-        profile = await self.session.get(User, self.actor.user_id)
-        clock = Clock(profile.timezone, profile.day_start_hour) if profile else Clock("UTC", 0)
-        day = day or clock.today(self.now)
-        memberships = [m for _, m in (await self.session.execute(families_of(self.actor))).tuples()]
-        habits, routines = await self._progress(
-            [m.id for m in memberships], day, today=clock.today(self.now)
-        )
+        me = await self.sql.fetchrow(_ME, self.actor.user_id)
+        clock = Clock(me["timezone"], me["day_start_hour"]) if me["timezone"] else Clock("UTC", 0)
+        today = clock.today(self.now)
+        day = day or today
+        habits, routines = await self._progress(me["member_ids"], day, today=today)
         return {
             "date": day,
             "timezone": clock.timezone,
@@ -52,36 +79,27 @@ class BoardService:
         }
 
     async def family(self, family_id: uuid.UUID, day: date | None) -> dict[str, object]:
-        row = (
-            await self.session.execute(families_of(self.actor).where(Family.id == family_id))
-        ).first()
-        if row is None:
+        timezone = await self.sql.fetchval(_FAMILY, family_id, self.actor.user_id)
+        if timezone is None:
             raise FamilyNotFound("No family with this id is visible to you.")
-        family = row[0]
-        today = Clock(family.timezone, 0).today(self.now)
+        today = Clock(timezone, 0).today(self.now)
         day = day or today
-        members = list(
-            await self.session.scalars(
-                select(FamilyMember)
-                .where(FamilyMember.family_id == family_id)
-                .order_by(FamilyMember.created_at, FamilyMember.id)
-            )
-        )
-        habits, routines = await self._progress([m.id for m in members], day, today=today)
+        members = await self.sql.fetch(_MEMBERS, family_id)
+        habits, routines = await self._progress([m["id"] for m in members], day, today=today)
         return {
             "family_id": family_id,
             "date": day,
-            "timezone": family.timezone,
+            "timezone": timezone,
             "members": [
                 {
-                    "member_id": member.id,
-                    "display_name": member.display_name,
-                    "role": member.role,
-                    "is_managed": member.is_managed,
-                    "done_count": sum(h["status"] == "done" for h in habits[member.id]),
-                    "total_count": len(habits[member.id]),
-                    "habits": habits[member.id],
-                    "routines": routines[member.id],
+                    "member_id": member["id"],
+                    "display_name": member["display_name"],
+                    "role": member["role"],
+                    "is_managed": member["is_managed"],
+                    "done_count": sum(h["status"] == "done" for h in habits[member["id"]]),
+                    "total_count": len(habits[member["id"]]),
+                    "habits": habits[member["id"]],
+                    "routines": routines[member["id"]],
                 }
                 for member in members
             ],
@@ -89,50 +107,40 @@ class BoardService:
 
     async def _progress(
         self, member_ids: Sequence[uuid.UUID], day: date, *, today: date
-    ) -> tuple[dict[uuid.UUID, list[dict[str, object]]], dict[uuid.UUID, list[dict[str, object]]]]:
+    ) -> tuple[Cards, Cards]:
         """Due habits and routines of these members on `day`, grouped by member. `today`
         tells a day still open ("pending") from a past one ("missed")."""
-        habits_by_member: dict[uuid.UUID, list[dict[str, object]]] = defaultdict(list)
-        routines_by_member: dict[uuid.UUID, list[dict[str, object]]] = defaultdict(list)
+        habits_by_member: Cards = defaultdict(list)
+        routines_by_member: Cards = defaultdict(list)
         if not member_ids:
             return habits_by_member, routines_by_member
-        habits = list(
-            await self.session.scalars(
-                select(Habit)
-                .where(
-                    Habit.assignee_id.in_(member_ids),
-                    Habit.deleted_at.is_(None),
-                    Habit.archived_at.is_(None),
-                    Habit.start_date <= day,
-                )
-                .order_by(Habit.sort_order, Habit.created_at, Habit.id)
-            )
-        )
-        versions = await load_versions(self.session, [habit.id for habit in habits])
-        lookback = day - timedelta(days=STREAK_LOOKBACK_DAYS)
-        entries = await load_entries(self.session, [habit.id for habit in habits], lookback, day)
+        habits = await self.sql.fetch(_HABITS, member_ids, day)
+        habit_ids = [habit["id"] for habit in habits]
+        versions = await fetch_versions(self.sql, habit_ids)
+        entries = await self._entries(habit_ids, day - timedelta(days=STREAK_LOOKBACK_DAYS), day)
         statuses: dict[uuid.UUID, str] = {}
         for habit in habits:
-            evaluated = evaluate(habit, versions[habit.id], entries[habit.id], day, today)
-            if evaluated is None:
+            card = evaluate(habit, versions[habit["id"]], entries[habit["id"]], day, today)
+            if card is None:
                 continue
-            statuses[habit.id] = str(evaluated["status"])
-            habits_by_member[habit.assignee_id].append(evaluated)
-        for routine, version in await self._routines_in_force(member_ids, day):
-            schedule = progress.Schedule.from_json(version.schedule) if version.schedule else None
-            if schedule is not None and not _due_by_schedule(schedule, day):
+            statuses[habit["id"]] = str(card["status"])
+            habits_by_member[habit["assignee_id"]].append(card)
+        routines = await self.sql.fetch(_ROUTINES, member_ids, day)
+        for routine in sorted(routines, key=_routine_order):
+            schedule = routine["schedule"]
+            if schedule and not _due_by_schedule(progress.Schedule.from_json(schedule), day):
                 continue
-            items = [habit_id for habit_id in version.habit_ids if habit_id in statuses]
+            items = [habit_id for habit_id in routine["habit_ids"] if habit_id in statuses]
             if not items:
                 continue
-            routines_by_member[routine.assignee_id].append(
+            routines_by_member[routine["assignee_id"]].append(
                 {
-                    "routine_id": routine.id,
-                    "family_id": routine.family_id,
-                    "member_id": routine.assignee_id,
-                    "name": routine.name,
-                    "time_of_day": routine.time_of_day,
-                    "version": version.number,
+                    "routine_id": routine["id"],
+                    "family_id": routine["family_id"],
+                    "member_id": routine["assignee_id"],
+                    "name": routine["name"],
+                    "time_of_day": routine["time_of_day"],
+                    "version": routine["number"],
                     "habit_ids": items,
                     "done_count": sum(statuses[habit_id] == "done" for habit_id in items),
                     "total_count": len(items),
@@ -140,28 +148,21 @@ class BoardService:
             )
         return habits_by_member, routines_by_member
 
-    async def _routines_in_force(
-        self, member_ids: Sequence[uuid.UUID], day: date
-    ) -> list[tuple[Routine, RoutineVersion]]:
-        query = (
-            select(Routine, RoutineVersion)
-            .join(RoutineVersion, RoutineVersion.routine_id == Routine.id)
-            .where(
-                Routine.assignee_id.in_(member_ids),
-                Routine.deleted_at.is_(None),
-                RoutineVersion.effective_from <= day,
-            )
-            .distinct(RoutineVersion.routine_id)
-            .order_by(
-                RoutineVersion.routine_id,
-                RoutineVersion.effective_from.desc(),
-                RoutineVersion.number.desc(),
-            )
-        )
-        rows = (await self.session.execute(query)).tuples().all()
-        return sorted(
-            rows, key=lambda row: (row[0].time_of_day is None, row[0].time_of_day, row[0].name)
-        )
+    async def _entries(
+        self, habit_ids: list[uuid.UUID], first: date, last: date
+    ) -> dict[uuid.UUID, dict[date, progress.Entry]]:
+        entries: dict[uuid.UUID, dict[date, progress.Entry]] = {h: {} for h in habit_ids}
+        if habit_ids:
+            entry = progress.Entry
+            for habit_id, day, status, value in await self.sql.fetch(
+                _CHECKINS, habit_ids, first, last
+            ):
+                entries[habit_id][day] = entry(STATUSES[status], value)
+        return entries
+
+
+def _routine_order(routine: Any) -> tuple[bool, object, str]:
+    return (routine["time_of_day"] is None, routine["time_of_day"], routine["name"])
 
 
 def _due_by_schedule(schedule: progress.Schedule, day: date) -> bool:
@@ -169,14 +170,15 @@ def _due_by_schedule(schedule: progress.Schedule, day: date) -> bool:
 
 
 def evaluate(
-    habit: Habit,
-    versions: list[HabitVersion],
+    habit: Any,
+    versions: list[Any],
     entries: dict[date, progress.Entry],
     day: date,
     today: date,
 ) -> dict[str, object] | None:
-    """The habit's card on `day`, or None when it is not due that day."""
-    timeline = timeline_of(habit, versions)
+    """The habit's card on `day` (from its records), or None when it is not due that day."""
+    rules = [rule_of_record(version) for version in versions]
+    timeline = progress.Timeline(rules, start_date=habit["start_date"])
     rule = timeline.rule_on(day)
     if rule is None:
         return None
@@ -188,25 +190,25 @@ def evaluate(
     else:
         status = "pending" if day >= today else "missed"
     windowed = progress.Timeline(
-        timeline.rules, start_date=max(habit.start_date, day - timedelta(days=STREAK_LOOKBACK_DAYS))
+        timeline.rules,
+        start_date=max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS)),
     )
-    streak = progress.current_streak(progress.units(windowed, entries, day))
-    unit = next((v.unit for v in versions if v.number == rule.number), None)
+    unit = next((v["unit"] for v in versions if v["number"] == rule.number), None)
     return {
-        "habit_id": habit.id,
-        "family_id": habit.family_id,
-        "member_id": habit.assignee_id,
-        "name": habit.name,
+        "habit_id": habit["id"],
+        "family_id": habit["family_id"],
+        "member_id": habit["assignee_id"],
+        "name": habit["name"],
         "type": rule.type,
         "schedule_kind": rule.schedule.kind,
         "status": status,
         "value": entry.value if entry else None,
         "target_value": rule.target_value,
         "unit": unit,
-        "current_streak": streak,
-        "color": habit.color,
-        "icon": habit.icon,
-        "sort_order": habit.sort_order,
+        "current_streak": progress.current_streak_at(windowed, entries, day),
+        "color": habit["color"],
+        "icon": habit["icon"],
+        "sort_order": habit["sort_order"],
     }
 
 

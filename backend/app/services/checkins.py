@@ -23,6 +23,7 @@ from app.services.clock import date_range
 from app.services.habit_context import (
     HabitContext,
     HabitNotFound,
+    NotYourHabit,
     load_habit,
     load_habits,
     load_versions,
@@ -66,16 +67,6 @@ class CheckinService:
         self.actor = actor
         self.backfill_days = backfill_days
         self.now = now or datetime.now(UTC)
-
-    async def put(self, habit_id: uuid.UUID, day: date, data: CheckinWrite) -> tuple[Checkin, bool]:
-        """Create or replace the check-in; `(checkin, created)`. Concurrent writers converge
-        on one row holding the last write."""
-        context = await load_habit(self.session, self.actor, habit_id)
-        self._check_writable(context, day)
-        versions = await load_versions(self.session, [habit_id])
-        self._check_value(timeline_of(context.habit, versions[habit_id]).rule_on(day), data)
-        [(checkin, created)] = await self._upsert([(context, day, data)])
-        return checkin, created
 
     async def put_many(self, raw_items: Sequence[Any]) -> list[BatchResult]:
         """Write many check-ins in one transaction with a fixed number of statements. Each
@@ -190,40 +181,59 @@ class CheckinService:
         return written
 
     def _check_writable(self, context: HabitContext, day: date) -> None:
-        context.ensure_may_manage()
-        if context.habit.archived_at is not None:
-            raise HabitArchived("Unarchive the habit to log it again.")
-        today = context.clock.today(self.now)
-        if day > today:
-            raise InvalidCheckinDate(
-                f"{day} is in the future of the habit's local today ({today}).",
-                code="date_in_future",
-            )
-        if day < context.habit.start_date:
-            raise InvalidCheckinDate(
-                f"The habit starts on {context.habit.start_date}.", code="before_start"
-            )
-        if day < today - timedelta(days=self.backfill_days):
-            raise InvalidCheckinDate(
-                f"Check-ins can be written for the last {self.backfill_days} days only.",
-                code="outside_backfill_window",
-            )
+        check_writable(
+            may_manage=context.may_manage,
+            archived=context.habit.archived_at is not None,
+            start_date=context.habit.start_date,
+            today=context.clock.today(self.now),
+            day=day,
+            backfill_days=self.backfill_days,
+        )
 
     @staticmethod
     def _check_value(rule: Rule | None, data: CheckinWrite) -> None:
-        assert rule is not None  # _check_writable refused days before the start
-        if rule.type == HabitType.BOOLEAN and data.value is not None:
-            raise InvalidCheckinValue(
-                "This habit is done or not: send no value.", code="value_not_allowed"
-            )
-        if (
-            rule.type == HabitType.NUMERIC
-            and data.status == CheckinStatus.DONE
-            and data.value is None
-        ):
-            raise InvalidCheckinValue(
-                "This habit is measured: send the amount as value.", code="value_required"
-            )
+        check_value(rule, data)
+
+
+def check_writable(
+    *,
+    may_manage: bool,
+    archived: bool,
+    start_date: date,
+    today: date,
+    day: date,
+    backfill_days: int,
+) -> None:
+    """May the caller write a check-in of this habit for `day`? Raises the problem if not."""
+    if not may_manage:
+        raise NotYourHabit("Only the habit's assignee or a family admin can change this.")
+    if archived:
+        raise HabitArchived("Unarchive the habit to log it again.")
+    if day > today:
+        raise InvalidCheckinDate(
+            f"{day} is in the future of the habit's local today ({today}).",
+            code="date_in_future",
+        )
+    if day < start_date:
+        raise InvalidCheckinDate(f"The habit starts on {start_date}.", code="before_start")
+    if day < today - timedelta(days=backfill_days):
+        raise InvalidCheckinDate(
+            f"Check-ins can be written for the last {backfill_days} days only.",
+            code="outside_backfill_window",
+        )
+
+
+def check_value(rule: Rule | None, data: CheckinWrite) -> None:
+    """Does the value fit the habit's version in force that day?"""
+    assert rule is not None  # check_writable refused days before the start
+    if rule.type == HabitType.BOOLEAN and data.value is not None:
+        raise InvalidCheckinValue(
+            "This habit is done or not: send no value.", code="value_not_allowed"
+        )
+    if rule.type == HabitType.NUMERIC and data.status == CheckinStatus.DONE and data.value is None:
+        raise InvalidCheckinValue(
+            "This habit is measured: send the amount as value.", code="value_required"
+        )
 
 
 def _validation_problem(error: ValidationError) -> Unprocessable:

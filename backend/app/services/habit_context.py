@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from app.core.errors import Forbidden, NotFound
 from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
-from app.models.enums import MemberRole
+from app.models.enums import HabitType, MemberRole, TargetDirection
 from app.services.actor import Actor
 from app.services.clock import local_today
 from app.services.members import MemberNotFound
@@ -126,6 +127,62 @@ def rule_of(version: HabitVersion) -> Rule:
         target_value=version.target_value,
         direction=version.target_direction,
     )
+
+
+# The hot paths' version loader (`app.core.sql`): the same rules, from asyncpg records.
+VERSIONS_SQL = (
+    "select habit_id, number, effective_from, type, target_value, target_direction, schedule,"
+    " unit from habit_versions where habit_id = any($1::uuid[]) order by habit_id, number"
+)
+
+
+def rule_of_record(version: Any) -> Rule:
+    return Rule(
+        number=version["number"],
+        effective_from=version["effective_from"],
+        # jsonb arrives decoded: SQLAlchemy's asyncpg dialect sets the codec per connection.
+        schedule=Schedule.from_json(version["schedule"]),
+        type=HabitType(version["type"]),
+        target_value=version["target_value"],
+        direction=TargetDirection(version["target_direction"])
+        if version["target_direction"]
+        else None,
+    )
+
+
+# A live habit, if the caller is in its family (RLS agrees), with what the rules need: the
+# caller's right to manage it and the assignee's clock (their own profile's when they log
+# in, the family's for a managed profile, as `clock_of`).
+_HABIT_FACTS_SQL = """
+select h.family_id, h.start_date, h.archived_at is not null as archived,
+       (me.role in ('owner', 'admin') or me.id = a.id) as may_manage,
+       case when a.user_id is not null and p.id is not null
+            then p.timezone else f.timezone end as timezone,
+       case when a.user_id is not null and p.id is not null
+            then p.day_start_hour else 0 end as day_start_hour
+from habits h
+join families f on f.id = h.family_id
+join family_members a on a.id = h.assignee_id
+left join users p on p.id = a.user_id
+join family_members me on me.family_id = h.family_id and me.user_id = $2
+where h.id = $1 and h.deleted_at is null
+"""
+
+
+async def fetch_habit_facts(sql: Any, actor: Actor, habit_id: uuid.UUID) -> Any:
+    """The hot paths' `load_habit`: a record of `_HABIT_FACTS_SQL`, or HabitNotFound."""
+    habit = await sql.fetchrow(_HABIT_FACTS_SQL, habit_id, actor.user_id)
+    if habit is None:
+        raise HabitNotFound("No habit with this id is visible to you.")
+    return habit
+
+
+async def fetch_versions(sql: Any, habit_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """Each habit's version records, oldest first."""
+    versions: dict[uuid.UUID, list[Any]] = {habit_id: [] for habit_id in habit_ids}
+    for version in await sql.fetch(VERSIONS_SQL, habit_ids):
+        versions[version["habit_id"]].append(version)
+    return versions
 
 
 def timeline_of(habit: Habit, versions: list[HabitVersion]) -> Timeline:

@@ -210,22 +210,6 @@ class HabitService:
             .values(deleted_at=func.now(), updated_at=func.now(), version=Habit.version + 1)
         )
 
-    async def stats(self, habit_id: uuid.UUID) -> dict[str, object]:
-        context, timeline, entries = await self._progress_inputs(habit_id, first=None)
-        today = context.clock.today(self.now)
-        outcomes = progress.units(timeline, entries, today)
-        return {
-            "habit_id": habit_id,
-            "as_of": today,
-            "current_streak": progress.current_streak(outcomes),
-            "best_streak": progress.best_streak(outcomes),
-            "score": round(progress.score(timeline, entries, today), 6),
-            "completion_rate": {
-                f"days_{days}": progress.completion_rate(timeline, entries, today, days)
-                for days in (7, 30, 90)
-            },
-        }
-
     async def history(
         self, habit_id: uuid.UUID, first: date | None, last: date | None
     ) -> list[dict[str, object]]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
 
@@ -104,8 +104,9 @@ class Rule:
         return min(1.0, amount / target)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A check-in, as judging days reads it. A tuple: the boards build hundreds per view."""
+
     status: CheckinStatus
     value: Decimal | None = None
 
@@ -151,6 +152,11 @@ class Timeline:
         index = bisect.bisect_right(self._starts, day) - 1
         # Days between start_date and the first version's date use the first version.
         return self.rules[max(index, 0)] if self.rules else None
+
+    def segment_start(self, rule: Rule) -> date:
+        """The first day `rule` is in force (the first rule: from the habit's start)."""
+        index = self.rules.index(rule)
+        return self.start_date if index == 0 else max(rule.effective_from, self.start_date)
 
     def segment_end(self, rule: Rule) -> date | None:
         """The last day `rule` is in force, None if it still is."""
@@ -262,6 +268,37 @@ def current_streak(outcomes: Sequence[UnitOutcome]) -> int:
             streak += 1
         elif outcome == UnitOutcome.MISSED:
             break
+    return streak
+
+
+def current_streak_at(timeline: Timeline, entries: dict[date, Entry], today: date) -> int:
+    """`current_streak(units(timeline, entries, today))`, walking back from today and
+    stopping at the first missed unit: a view of many habits pays for their current streaks,
+    not for their whole histories. Each unit is the one `units` would have built: it starts
+    where the period, the rule's time in force or the habit starts, whichever is latest."""
+    streak = 0
+    day = today
+    while day >= timeline.start_date:
+        rule = timeline.rule_on(day)
+        assert rule is not None
+        schedule = rule.schedule
+        if schedule.kind != "per_period":
+            if schedule.is_due_on(day):
+                outcome = _day_unit(rule, day, entries.get(day), today)
+                if outcome == UnitOutcome.MISSED:
+                    break
+                streak += outcome == UnitOutcome.MET
+            day -= timedelta(days=1)
+            continue
+        period_first, period_last = schedule.period_bounds(day)
+        first = max(period_first, timeline.segment_start(rule))
+        segment_end = timeline.segment_end(rule)
+        last = min(period_last, segment_end) if segment_end else period_last
+        outcome = _period_unit(rule, first, last, period_first, period_last, entries, today)
+        if outcome == UnitOutcome.MISSED:
+            break
+        streak += outcome == UnitOutcome.MET
+        day = first - timedelta(days=1)
     return streak
 
 

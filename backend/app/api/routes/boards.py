@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import ActingConnectionDep
 from app.schemas.board import FamilyBoard, TodayBoard
 from app.schemas.habit import AppDate
 from app.schemas.problem import problems
@@ -22,10 +22,10 @@ BoardDate = Annotated[
 
 
 @router.get("/v1/me/today", name="today", response_model=TodayBoard, responses=problems())
-async def today_board(session: SessionDep, actor: CurrentActor, day: BoardDate = None) -> object:
+async def today_board(request: ActingConnectionDep, day: BoardDate = None) -> object:
     """Every habit assigned to you that is due on the date, across your families, with its
     status, value, target and streak; and your routines with done/total counts."""
-    return await BoardService(session, actor).today(day)
+    return await BoardService(request.sql, request.actor).today(day)
 
 
 @router.get(
@@ -35,7 +35,7 @@ async def today_board(session: SessionDep, actor: CurrentActor, day: BoardDate =
     responses=problems(404),
 )
 async def family_board(
-    family_id: uuid.UUID, session: SessionDep, actor: CurrentActor, day: BoardDate = None
+    family_id: uuid.UUID, request: ActingConnectionDep, day: BoardDate = None
 ) -> object:
     """Every member's progress on the family's local date."""
-    return await BoardService(session, actor).family(family_id, day)
+    return await BoardService(request.sql, request.actor).family(family_id, day)

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.api.deps import CurrentActor, SessionDep, SettingsDep
+from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep, SettingsDep
 from app.api.routes.habits import FromDate, ToDate
 from app.schemas.habit import CheckinRead, CheckinWrite
 from app.schemas.problem import problems
+from app.services.checkin_put import put_checkin
 from app.services.checkins import CheckinService
 
 router = APIRouter(prefix="/v1/habits/{habit_id}/checkins", tags=["checkins"])
@@ -28,20 +29,25 @@ CheckinDate = Annotated[
     status_code=status.HTTP_200_OK,
     responses={201: {"description": "Created", "model": CheckinRead}, **problems(403, 404, 409)},
 )
-async def put_checkin(
+async def put(
     habit_id: uuid.UUID,
     day: CheckinDate,
     data: CheckinWrite,
     response: Response,
-    session: SessionDep,
-    actor: CurrentActor,
+    request: ActingConnectionDep,
     settings: SettingsDep,
 ) -> object:
     """Record the habit for a local date: `201` new, `200` replaced. Safe to repeat.
     `422` for a date after the habit's local today, before its start, or older than the
     backfill window."""
-    service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
-    checkin, created = await service.put(habit_id, day, data)
+    checkin, created = await put_checkin(
+        request.sql,
+        request.actor,
+        habit_id,
+        day,
+        data,
+        backfill_days=settings.checkin_backfill_days,
+    )
     if created:
         response.status_code = status.HTTP_201_CREATED
     return checkin

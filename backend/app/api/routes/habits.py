@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.common import Page
 from app.schemas.habit import (
@@ -20,6 +20,7 @@ from app.schemas.habit import (
     HabitVersionRead,
 )
 from app.schemas.problem import problems
+from app.services.habit_stats import habit_stats
 from app.services.habits import HabitService, HabitView
 
 family_router = APIRouter(prefix="/v1/families/{family_id}/habits", tags=["habits"])
@@ -134,9 +135,9 @@ async def list_habit_versions(
 
 
 @router.get("/{habit_id}/stats", name="stats", response_model=HabitStats, responses=problems(404))
-async def habit_stats(habit_id: uuid.UUID, session: SessionDep, actor: CurrentActor) -> object:
+async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
     """Streaks (following the schedule), Loop-style score in [0, 1], completion rates."""
-    return await HabitService(session, actor).stats(habit_id)
+    return await habit_stats(request.sql, request.actor, habit_id)
 
 
 @router.get(

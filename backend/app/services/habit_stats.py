@@ -1,0 +1,45 @@
+"""A habit's stats (streaks, score, completion rates) on the asyncpg connection directly
+(`app.core.sql`): four statements after the transaction's setup, whatever the history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.models.enums import CheckinStatus
+from app.services import progress
+from app.services.actor import Actor
+from app.services.clock import local_today
+from app.services.habit_context import fetch_habit_facts, fetch_versions, rule_of_record
+
+_HISTORY = "select date, status, value from checkins where habit_id = $1 and date >= $2"
+# asyncpg returns enum labels as text; a lookup is cheaper than the enum's constructor.
+STATUSES = {status.value: status for status in CheckinStatus}
+
+
+async def habit_stats(
+    sql: Any, actor: Actor, habit_id: uuid.UUID, *, now: datetime | None = None
+) -> dict[str, object]:
+    habit = await fetch_habit_facts(sql, actor, habit_id)
+    today = local_today(habit["timezone"], habit["day_start_hour"], now or datetime.now(UTC))
+    versions = (await fetch_versions(sql, [habit_id]))[habit_id]
+    timeline = progress.Timeline(
+        [rule_of_record(version) for version in versions], start_date=habit["start_date"]
+    )
+    entries: dict[date, progress.Entry] = {
+        day: progress.Entry(STATUSES[status], value)
+        for day, status, value in await sql.fetch(_HISTORY, habit_id, habit["start_date"])
+    }
+    outcomes = progress.units(timeline, entries, today)
+    return {
+        "habit_id": habit_id,
+        "as_of": today,
+        "current_streak": progress.current_streak(outcomes),
+        "best_streak": progress.best_streak(outcomes),
+        "score": round(progress.score(timeline, entries, today), 6),
+        "completion_rate": {
+            f"days_{days}": progress.completion_rate(timeline, entries, today, days)
+            for days in (7, 30, 90)
+        },
+    }
