@@ -799,8 +799,8 @@ class LoggingDriverConnections(PooledDriverConnections):
         self.record = record
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        async with super().acquire() as connection:
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with super().transaction() as connection:
             connection.add_query_logger(self.record)
             try:
                 yield connection

@@ -60,11 +60,12 @@ class TestDriverConnection:
         self.connection = connection
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
+    async def transaction(self) -> AsyncIterator[Any]:
         driver = (await self.connection.get_raw_connection()).driver_connection
         assert driver is not None
         if not driver.is_in_transaction():
             # SQLAlchemy begins lazily: make it begin now, or the request's transaction
             # would be a top-level one and commit for real.
             await self.connection.execute(text("select 1"))
-        yield driver
+        async with driver.transaction():
+            yield driver

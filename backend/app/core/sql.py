@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from app.core.config import Settings
@@ -37,9 +38,9 @@ USER_SETUP = (
 
 
 class DriverConnections(Protocol):
-    """Where a request's asyncpg connection comes from."""
+    """Where a request's transaction on an asyncpg connection comes from."""
 
-    def acquire(self) -> AbstractAsyncContextManager[Any]: ...
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
 
 
 # Errors after which the connection may still be in the middle of an operation (a cancelled
@@ -48,6 +49,12 @@ class DriverConnections(Protocol):
 _LEAVES_PROTOCOL_BUSY = (asyncio.CancelledError, asyncpg.InternalClientError)
 # What the API answers as "database unavailable" (503) rather than as the error itself.
 _UNAVAILABLE = (OSError, asyncpg.InternalClientError)
+
+
+def _driver(pooled: PoolProxiedConnection) -> Any:
+    connection = pooled.driver_connection
+    assert connection is not None
+    return connection
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -70,33 +77,67 @@ class PooledDriverConnections:
         self.engine = engine
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Any]:
-        try:
-            pooled = await self.engine.raw_connection()
-        except self.engine.dialect.loaded_dbapi.OperationalError as error:
-            # Checking out bypasses SQLAlchemy's error wrapping: the database is not there
-            # (see `database._connect`), which the ORM path answers as 503 too.
-            raise DatabaseUnavailable() from error
+    async def transaction(self) -> AsyncIterator[Any]:
+        """A pooled connection in a transaction: committed when the block ends without an
+        error, rolled back otherwise, the connection returned (or discarded) either way."""
+        pooled, transaction = await self._begin()
         connection = pooled.driver_connection
-        assert connection is not None
         try:
-            yield connection
+            try:
+                yield connection
+            except BaseException:
+                await transaction.rollback()
+                raise
+            await transaction.commit()
         except BaseException as error:
-            causes = _causes(error)
-            if any(means_disconnect(cause) for cause in causes) or connection.is_closed():
-                # As SQLAlchemy does on a disconnect: this connection and every other one
-                # opened before it (to the same, probably restarted, server) are replaced on
-                # their next checkout, instead of failing one request each.
-                await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
-            elif any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
-                await greenlet_spawn(pooled.invalidate, error)
-            if any(isinstance(cause, _UNAVAILABLE) for cause in causes):
+            await self._discard_if_broken(pooled, error)
+            if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
                 raise DatabaseUnavailable() from error
             raise
         finally:
             # Closing a pooled connection returns it; the pool's reset may await the driver,
             # which SQLAlchemy only does inside its greenlet.
             await greenlet_spawn(pooled.close)
+
+    async def _begin(self) -> tuple[PoolProxiedConnection, Any]:
+        """Check a connection out and begin. The BEGIN doubles as the liveness check a
+        pre-ping would spend three round trips on: a connection the server dropped while it
+        sat in the pool fails it, and since nothing has happened yet, one fresh connection
+        is tried instead of answering 503."""
+        for attempt in (1, 2):
+            pooled = await self._checkout()
+            transaction = _driver(pooled).transaction()
+            try:
+                await transaction.start()
+            except BaseException as error:
+                await self._discard_if_broken(pooled, error)
+                await greenlet_spawn(pooled.close)
+                stale = means_disconnect(error) or isinstance(error, asyncpg.InternalClientError)
+                if attempt == 2 or not stale:
+                    if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
+                        raise DatabaseUnavailable() from error
+                    raise
+                continue
+            return pooled, transaction
+        raise AssertionError("unreachable")
+
+    async def _checkout(self) -> PoolProxiedConnection:
+        try:
+            return await self.engine.raw_connection()
+        except self.engine.dialect.loaded_dbapi.OperationalError as error:
+            # Checking out bypasses SQLAlchemy's error wrapping: the database is not there
+            # (see `database._connect`), which the ORM path answers as 503 too.
+            raise DatabaseUnavailable() from error
+
+    async def _discard_if_broken(self, pooled: PoolProxiedConnection, error: BaseException) -> None:
+        causes = _causes(error)
+        if any(means_disconnect(cause) for cause in causes) or _driver(pooled).is_closed():
+            # As SQLAlchemy does on a disconnect: this connection and every other one opened
+            # before it (to the same, probably restarted, server) are replaced on their next
+            # checkout, instead of failing one request each.
+            await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
+        elif any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
+            await greenlet_spawn(pooled.invalidate, error)
 
 
 @asynccontextmanager
@@ -105,7 +146,7 @@ async def user_transaction(
 ) -> AsyncIterator[Any]:
     """A transaction acting as the token's user: committed when the block ends without an
     error, rolled back otherwise. Yields the asyncpg connection."""
-    async with connections.acquire() as connection, connection.transaction():
+    async with connections.transaction() as connection:
         await connection.execute(
             USER_SETUP,
             f"{settings.statement_timeout_ms}ms",
