@@ -9,8 +9,9 @@ its value came from:
 
 - `{"input": name}`: the request (`user` = the token's sub, `claims` = the token's claims as
   JSON, `habit` / `family` / `date` from the path, `body.status` / `body.value`);
-- `{"column": [statement, column], "row": r}`: a value an earlier statement returned, or
-  `{"column": [...], "expand": n}` for an `IN (...)` list of all of that column's rows;
+- `{"column": [statement, column], "row": r}`: a value an earlier statement returned (an
+  array too), `{"column": [...], "all_rows": true}` for an `= any($n)` array of that column
+  of all the rows, or `{"column": [...], "expand": n}` for an `IN (...)` list of them;
 - `{"today": days}`: a date relative to today (Loopin's look-back windows);
 - `{"new_uuid": true}`: an id the ORM generated client-side;
 - `{"const": value}`: everything else (timeouts, literals).
@@ -39,6 +40,7 @@ import httpx
 from sqlalchemy import event
 
 from app.core.config import DatabaseUrl, Settings
+from app.core.sql import PooledDriverConnections
 from app.main import create_app
 from bench.cluster import bench_cluster, database_name, ids_path, jwt_secret
 from bench.workload import BenchRequest, capture_requests
@@ -99,7 +101,19 @@ async def record(
     captured: dict[str, list[Statement]] = {}
     recording: list[Statement] = []
     async with app.router.lifespan_context(app):
-        engine = app.state.database.engine.sync_engine
+        database = app.state.database
+        engine = database.engine.sync_engine
+
+        def on_driver_statement(query: Any) -> None:
+            # The hot paths' statements (app.core.sql), BEGIN and COMMIT included.
+            sql = query.query.strip().rstrip(";").strip()
+            if sql.upper() in ("BEGIN", "COMMIT"):
+                sql = sql.upper()
+            recording.append(Statement(sql, tuple(query.args or ())))
+
+        database.driver_connections = PooledDriverConnections(
+            database.engine, query_logger=on_driver_statement
+        )
 
         @event.listens_for(engine, "before_cursor_execute")
         def on_execute(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
@@ -116,12 +130,19 @@ async def record(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://loopin") as client:
             for name, request in requests.items():
-                recording.clear()
-                response = await client.request(
-                    request.method, request.path, headers=request.headers, content=request.body
-                )
-                if response.status_code >= 300:
-                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+                # The second time: a connection's first use of a type (an array of uuid) sends
+                # asyncpg's type introspection, which is not the request's SQL.
+                for _ in range(2):
+                    recording.clear()
+                    response = await client.request(
+                        request.method,
+                        request.path,
+                        headers=request.headers,
+                        content=request.body,
+                    )
+                    if response.status_code >= 300:
+                        raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+                    await asyncio.sleep(0.05)  # asyncpg calls query loggers soon, not at once
                 captured[name] = list(recording)
     return captured
 
@@ -154,6 +175,8 @@ def trace(value: Any, inputs: dict[str, Any], earlier: list[list[tuple[Any, ...]
     for name, candidate in inputs.items():
         if value is not None and type(value) is not bool and candidate == value:
             return {"input": name}
+    if isinstance(value, list):
+        return _traced_array(value, inputs, earlier)
     if isinstance(value, uuid.UUID | date):
         for number, rows in enumerate(earlier):
             if isinstance(value, date) and len(rows) != 1:
@@ -166,6 +189,26 @@ def trace(value: Any, inputs: dict[str, Any], earlier: list[list[tuple[Any, ...]
     if isinstance(value, uuid.UUID):
         return {"new_uuid": True}
     return {"const": str(value) if isinstance(value, Decimal) else value}
+
+
+def _traced_array(
+    value: list[Any], inputs: dict[str, Any], earlier: list[list[tuple[Any, ...]]]
+) -> Recipe:
+    """An `= any($n)` array: of one input, an array an earlier row returned, or one column of
+    all the rows of an earlier statement."""
+    for name, candidate in inputs.items():
+        if value == [candidate]:
+            return {"input": name, "as_array": True}
+    for number, rows in enumerate(earlier):
+        for row_number, row in enumerate(rows):
+            if value in row:
+                return {"column": [number, row.index(value)], "row": row_number}
+    for number, rows in enumerate(earlier):
+        if rows and len(rows) == len(value):
+            for column in range(len(rows[0])):
+                if [row[column] for row in rows] == value:
+                    return {"column": [number, column], "all_rows": True}
+    return {"const": [str(item) for item in value]}
 
 
 def column_run(

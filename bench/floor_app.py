@@ -47,11 +47,14 @@ def resolve(
     values: list[Any] = []
     for recipe in recipes:
         if "input" in recipe:
-            values.append(inputs.get(recipe["input"]))
+            value = inputs.get(recipe["input"])
+            values.append([value] if "as_array" in recipe else value)
         elif "column" in recipe:
             statement, column = recipe["column"]
             rows = results[statement]
-            if "expand" not in recipe:
+            if "all_rows" in recipe:
+                values.append([row[column] for row in rows])
+            elif "expand" not in recipe:
                 values.append(rows[recipe["row"]][column])
             elif len(rows) == recipe["expand"]:
                 values.extend(row[column] for row in rows)

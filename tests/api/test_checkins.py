@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.sql import PooledDriverConnections
 from app.models.enums import MemberRole
@@ -753,7 +752,7 @@ class TestConcurrentPuts:
                 )
 
         database = live_app.state.database
-        database.driver_connections = LoggingDriverConnections(database.engine, record)
+        database.driver_connections = PooledDriverConnections(database.engine, query_logger=record)
         answers = await asyncio.gather(
             *(
                 live_client.put(
@@ -789,20 +788,3 @@ class TestConcurrentPuts:
         assert value == last + 1
         assert logged_by == writers[last % 3].user_id
         assert answers[last].json()["note"] == note
-
-
-class LoggingDriverConnections(PooledDriverConnections):
-    """The pool's connections, reporting each statement the moment it has finished."""
-
-    def __init__(self, engine: AsyncEngine, record: Callable[[Any], None]) -> None:
-        super().__init__(engine)
-        self.record = record
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
-        async with super().transaction() as connection:
-            connection.add_query_logger(self.record)
-            try:
-                yield connection
-            finally:
-                connection.remove_query_logger(self.record)

@@ -44,11 +44,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 
 
-async def get_claims(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> TokenClaims:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_claims(request: Request, credentials: BearerDep) -> TokenClaims:
     """The bearer token's verified claims, or 401."""
+    return await verified_claims(request, credentials)
+
+
+async def verified_claims(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> TokenClaims:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("A bearer token is required.", code="missing_token")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -74,22 +80,27 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 @dataclass(frozen=True, slots=True)
 class ActingConnection:
-    """A hot path's request: the actor, and its transaction on the asyncpg connection."""
+    """A hot path's request: the actor, its transaction on the asyncpg connection, and the
+    settings."""
 
     actor: Actor
     sql: asyncpg.Connection
+    settings: Settings
 
 
 async def get_acting_connection(
-    request: Request, claims: ClaimsDep
+    request: Request, credentials: BearerDep
 ) -> AsyncIterator[ActingConnection]:
     """As `get_db` + `get_actor`, without the ORM (`app.core.sql`): one transaction as the
-    token's user, committed when the handler returns, before the response is sent."""
+    token's user, committed when the handler returns, before the response is sent. One
+    dependency (the token checked here, not in a sub-dependency): FastAPI's cost per
+    request grows with the dependency graph, and these are the requests the app sends most."""
+    claims = await verified_claims(request, credentials)
     database: Database = request.app.state.database
     async with user_transaction(
         database.driver_connections, database.settings, claims.claims
     ) as connection:
-        yield ActingConnection(Actor.of(claims), connection)
+        yield ActingConnection(Actor.of(claims), connection, database.settings)
 
 
 ActingConnectionDep = Annotated[ActingConnection, Depends(get_acting_connection, scope="function")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -73,8 +73,13 @@ class PooledDriverConnections:
     paths, sized once, and the pooler settings (no statement cache behind PgBouncer) apply
     to both."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, query_logger: Callable[[Any], None] | None = None
+    ) -> None:
         self.engine = engine
+        # Told of every statement once it has run (asyncpg's `LoggedQuery`): the benchmark
+        # records the SQL to replay, the tests the order in which concurrent writes landed.
+        self.query_logger = query_logger
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -95,9 +100,7 @@ class PooledDriverConnections:
                 raise DatabaseUnavailable() from error
             raise
         finally:
-            # Closing a pooled connection returns it; the pool's reset may await the driver,
-            # which SQLAlchemy only does inside its greenlet.
-            await greenlet_spawn(pooled.close)
+            await self._checkin(pooled)
 
     async def _begin(self) -> tuple[PoolProxiedConnection, Any]:
         """Check a connection out and begin. The BEGIN doubles as the liveness check a
@@ -111,7 +114,7 @@ class PooledDriverConnections:
                 await transaction.start()
             except BaseException as error:
                 await self._discard_if_broken(pooled, error)
-                await greenlet_spawn(pooled.close)
+                await self._checkin(pooled)
                 stale = means_disconnect(error) or isinstance(error, asyncpg.InternalClientError)
                 if attempt == 2 or not stale:
                     if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
@@ -123,11 +126,21 @@ class PooledDriverConnections:
 
     async def _checkout(self) -> PoolProxiedConnection:
         try:
-            return await self.engine.raw_connection()
+            pooled = await self.engine.raw_connection()
         except self.engine.dialect.loaded_dbapi.OperationalError as error:
             # Checking out bypasses SQLAlchemy's error wrapping: the database is not there
             # (see `database._connect`), which the ORM path answers as 503 too.
             raise DatabaseUnavailable() from error
+        if self.query_logger is not None:
+            _driver(pooled).add_query_logger(self.query_logger)
+        return pooled
+
+    async def _checkin(self, pooled: PoolProxiedConnection) -> None:
+        if self.query_logger is not None:
+            _driver(pooled).remove_query_logger(self.query_logger)
+        # Closing a pooled connection returns it; the pool's reset may await the driver,
+        # which SQLAlchemy only does inside its greenlet.
+        await greenlet_spawn(pooled.close)
 
     async def _discard_if_broken(self, pooled: PoolProxiedConnection, error: BaseException) -> None:
         causes = _causes(error)

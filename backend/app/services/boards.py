@@ -13,8 +13,7 @@ from typing import Any
 
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import Clock, fetch_versions, rule_of_record
-from app.services.habit_stats import STATUSES
+from app.services.habit_context import CheckinRecord, Clock, fetch_versions, rule_of_record
 from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
@@ -150,14 +149,14 @@ class BoardService:
 
     async def _entries(
         self, habit_ids: list[uuid.UUID], first: date, last: date
-    ) -> dict[uuid.UUID, dict[date, progress.Entry]]:
-        entries: dict[uuid.UUID, dict[date, progress.Entry]] = {h: {} for h in habit_ids}
+    ) -> dict[uuid.UUID, dict[date, progress.EntryLike]]:
+        entries: dict[uuid.UUID, dict[date, progress.EntryLike]] = {h: {} for h in habit_ids}
         if habit_ids:
-            entry = progress.Entry
-            for habit_id, day, status, value in await self.sql.fetch(
-                _CHECKINS, habit_ids, first, last
-            ):
-                entries[habit_id][day] = entry(STATUSES[status], value)
+            rows = await self.sql.fetch(
+                _CHECKINS, habit_ids, first, last, record_class=CheckinRecord
+            )
+            for row in rows:
+                entries[row[0]][row[1]] = row
         return entries
 
 
@@ -172,13 +171,15 @@ def _due_by_schedule(schedule: progress.Schedule, day: date) -> bool:
 def evaluate(
     habit: Any,
     versions: list[Any],
-    entries: dict[date, progress.Entry],
+    entries: progress.Entries,
     day: date,
     today: date,
 ) -> dict[str, object] | None:
     """The habit's card on `day` (from its records), or None when it is not due that day."""
+    # Streaks look back a bounded window; every day in it is judged as on the whole timeline.
+    window_start = max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS))
     rules = [rule_of_record(version) for version in versions]
-    timeline = progress.Timeline(rules, start_date=habit["start_date"])
+    timeline = progress.Timeline(rules, start_date=window_start)
     rule = timeline.rule_on(day)
     if rule is None:
         return None
@@ -189,10 +190,6 @@ def evaluate(
         status = progress.day_status(rule, day, entry).value
     else:
         status = "pending" if day >= today else "missed"
-    windowed = progress.Timeline(
-        timeline.rules,
-        start_date=max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS)),
-    )
     unit = next((v["unit"] for v in versions if v["number"] == rule.number), None)
     return {
         "habit_id": habit["id"],
@@ -205,14 +202,14 @@ def evaluate(
         "value": entry.value if entry else None,
         "target_value": rule.target_value,
         "unit": unit,
-        "current_streak": progress.current_streak_at(windowed, entries, day),
+        "current_streak": progress.current_streak_at(timeline, entries, day),
         "color": habit["color"],
         "icon": habit["icon"],
         "sort_order": habit["sort_order"],
     }
 
 
-def _is_due(rule: progress.Rule, day: date, entries: dict[date, progress.Entry]) -> bool:
+def _is_due(rule: progress.Rule, day: date, entries: progress.Entries) -> bool:
     schedule = rule.schedule
     if schedule.kind != "per_period":
         return schedule.is_due_on(day)

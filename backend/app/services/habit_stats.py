@@ -7,15 +7,17 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.models.enums import CheckinStatus
 from app.services import progress
 from app.services.actor import Actor
 from app.services.clock import local_today
-from app.services.habit_context import fetch_habit_facts, fetch_versions, rule_of_record
+from app.services.habit_context import (
+    CheckinRecord,
+    fetch_habit_facts,
+    fetch_versions,
+    rule_of_record,
+)
 
 _HISTORY = "select date, status, value from checkins where habit_id = $1 and date >= $2"
-# asyncpg returns enum labels as text; a lookup is cheaper than the enum's constructor.
-STATUSES = {status.value: status for status in CheckinStatus}
 
 
 async def habit_stats(
@@ -27,10 +29,8 @@ async def habit_stats(
     timeline = progress.Timeline(
         [rule_of_record(version) for version in versions], start_date=habit["start_date"]
     )
-    entries: dict[date, progress.Entry] = {
-        day: progress.Entry(STATUSES[status], value)
-        for day, status, value in await sql.fetch(_HISTORY, habit_id, habit["start_date"])
-    }
+    rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"], record_class=CheckinRecord)
+    entries: dict[date, progress.EntryLike] = {row["date"]: row for row in rows}
     outcomes = progress.units(timeline, entries, today)
     return {
         "habit_id": habit_id,

@@ -229,15 +229,6 @@ class HabitService:
             for day, status, entry in progress.history(timeline, entries, first, last)
         ]
 
-    async def _progress_inputs(
-        self, habit_id: uuid.UUID, first: date | None
-    ) -> tuple[HabitContext, progress.Timeline, dict[date, progress.Entry]]:
-        context = await load_habit(self.session, self.actor, habit_id)
-        versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        start = first or context.habit.start_date
-        entries = (await load_entries(self.session, [habit_id], start))[habit_id]
-        return context, timeline_of(context.habit, versions), entries
-
     async def _new_version(
         self,
         context: HabitContext,

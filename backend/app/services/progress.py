@@ -17,11 +17,11 @@ import bisect
 import calendar
 import enum
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
 
@@ -104,11 +104,23 @@ class Rule:
         return min(1.0, amount / target)
 
 
-class Entry(NamedTuple):
-    """A check-in, as judging days reads it. A tuple: the boards build hundreds per view."""
+class EntryLike(Protocol):
+    """A check-in, as judging days reads it: `Entry`, or a database row that reads the same
+    (the boards judge hundreds of rows per view without copying them)."""
 
+    @property
+    def status(self) -> str: ...  # a CheckinStatus value
+
+    @property
+    def value(self) -> Decimal | None: ...
+
+
+class Entry(NamedTuple):
     status: CheckinStatus
     value: Decimal | None = None
+
+
+Entries = Mapping[date, EntryLike]
 
 
 class DayStatus(enum.StrEnum):
@@ -166,7 +178,7 @@ class Timeline:
         return None
 
 
-def day_status(rule: Rule | None, day: date, entry: Entry | None) -> DayStatus:
+def day_status(rule: Rule | None, day: date, entry: EntryLike | None) -> DayStatus:
     if rule is None:
         return DayStatus.NOT_DUE
     if entry is not None:
@@ -182,8 +194,8 @@ def day_status(rule: Rule | None, day: date, entry: Entry | None) -> DayStatus:
 
 
 def history(
-    timeline: Timeline, entries: dict[date, Entry], first: date, last: date
-) -> list[tuple[date, DayStatus, Entry | None]]:
+    timeline: Timeline, entries: Entries, first: date, last: date
+) -> list[tuple[date, DayStatus, EntryLike | None]]:
     days = []
     day = first
     while day <= last:
@@ -193,7 +205,7 @@ def history(
     return days
 
 
-def _is_met(rule: Rule, entry: Entry | None) -> bool:
+def _is_met(rule: Rule, entry: EntryLike | None) -> bool:
     return (
         entry is not None
         and entry.status == CheckinStatus.DONE
@@ -201,7 +213,7 @@ def _is_met(rule: Rule, entry: Entry | None) -> bool:
     )
 
 
-def units(timeline: Timeline, entries: dict[date, Entry], today: date) -> list[UnitOutcome]:
+def units(timeline: Timeline, entries: Entries, today: date) -> list[UnitOutcome]:
     """Every streak unit from the habit's start to today, oldest first."""
     outcomes: list[UnitOutcome] = []
     day = timeline.start_date
@@ -222,7 +234,7 @@ def units(timeline: Timeline, entries: dict[date, Entry], today: date) -> list[U
     return outcomes
 
 
-def _day_unit(rule: Rule, day: date, entry: Entry | None, today: date) -> UnitOutcome:
+def _day_unit(rule: Rule, day: date, entry: EntryLike | None, today: date) -> UnitOutcome:
     if _is_met(rule, entry):
         return UnitOutcome.MET
     if entry is not None and entry.status == CheckinStatus.SKIPPED:
@@ -236,7 +248,7 @@ def _period_unit(
     last: date,
     period_first: date,
     period_last: date,
-    entries: dict[date, Entry],
+    entries: Entries,
     today: date,
 ) -> UnitOutcome:
     span = (last - first).days + 1
@@ -271,7 +283,7 @@ def current_streak(outcomes: Sequence[UnitOutcome]) -> int:
     return streak
 
 
-def current_streak_at(timeline: Timeline, entries: dict[date, Entry], today: date) -> int:
+def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
     """`current_streak(units(timeline, entries, today))`, walking back from today and
     stopping at the first missed unit: a view of many habits pays for their current streaks,
     not for their whole histories. Each unit is the one `units` would have built: it starts
@@ -314,7 +326,7 @@ def best_streak(outcomes: Iterable[UnitOutcome]) -> int:
 
 
 def _window_completion(
-    timeline: Timeline, rule: Rule, day: date, entries: dict[date, Entry], window: int
+    timeline: Timeline, rule: Rule, day: date, entries: Entries, window: int
 ) -> float:
     """Per-period habits: how much of the quota the last `window` days hold (Loop's rolling
     sum), so a day off inside a well-kept week does not lower the score. Each day's check-in
@@ -330,7 +342,7 @@ def _window_completion(
     return min(1.0, total / rule.schedule.times)
 
 
-def score(timeline: Timeline, entries: dict[date, Entry], today: date) -> float:
+def score(timeline: Timeline, entries: Entries, today: date) -> float:
     """Loop Habit Tracker's habit strength in [0, 1]: exponential smoothing of each day's
     completion. Skipped and not-due days leave it unchanged; today counts once checked in."""
     value = 0.0
@@ -359,9 +371,7 @@ def score(timeline: Timeline, entries: dict[date, Entry], today: date) -> float:
     return value
 
 
-def completion_rate(
-    timeline: Timeline, entries: dict[date, Entry], today: date, days: int
-) -> float | None:
+def completion_rate(timeline: Timeline, entries: Entries, today: date, days: int) -> float | None:
     """Share of what was expected in the last `days` days that was done (today included
     only once checked in); None when nothing was expected."""
     expected = achieved = 0.0

@@ -35,7 +35,6 @@ async def put(
     data: CheckinWrite,
     response: Response,
     request: ActingConnectionDep,
-    settings: SettingsDep,
 ) -> object:
     """Record the habit for a local date: `201` new, `200` replaced. Safe to repeat.
     `422` for a date after the habit's local today, before its start, or older than the
@@ -46,7 +45,7 @@ async def put(
         habit_id,
         day,
         data,
-        backfill_days=settings.checkin_backfill_days,
+        backfill_days=request.settings.checkin_backfill_days,
     )
     if created:
         response.status_code = status.HTTP_201_CREATED
