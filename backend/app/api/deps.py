@@ -98,7 +98,7 @@ async def get_acting_connection(
     claims = await verified_claims(request, credentials)
     database: Database = request.app.state.database
     async with user_transaction(
-        database.driver_connections, database.settings, claims.claims
+        database.driver_connections, database.settings, claims.claims_json
     ) as connection:
         yield ActingConnection(Actor.of(claims), connection, database.settings)
 

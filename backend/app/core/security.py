@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -64,6 +65,8 @@ class TokenClaims:
     email: str | None
     role: str
     claims: dict[str, Any]
+    # As Postgres reads them (`request.jwt.claims`), serialized once per verified token.
+    claims_json: str = field(default="", repr=False)
 
 
 class TokenVerifier:
@@ -166,7 +169,13 @@ class TokenVerifier:
         # user_metadata is writable by the user, so nothing here ever reads it.
         email = payload.get("email")
         email = email if isinstance(email, str) and email else None
-        return TokenClaims(sub=sub, email=email, role=role, claims=payload)
+        return TokenClaims(
+            sub=sub,
+            email=email,
+            role=role,
+            claims=payload,
+            claims_json=json.dumps(payload, separators=(",", ":"), default=str),
+        )
 
     async def _public_key(self, header: dict[str, Any], alg: str) -> Any:
         kid = header.get("kid")

@@ -15,7 +15,6 @@ a connection the server dropped is invalidated, never handed out again.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -155,7 +154,7 @@ class PooledDriverConnections:
 
 @asynccontextmanager
 async def user_transaction(
-    connections: DriverConnections, settings: Settings, claims: dict[str, Any]
+    connections: DriverConnections, settings: Settings, claims_json: str
 ) -> AsyncIterator[Any]:
     """A transaction acting as the token's user: committed when the block ends without an
     error, rolled back otherwise. Yields the asyncpg connection."""
@@ -164,6 +163,6 @@ async def user_transaction(
             USER_SETUP,
             f"{settings.statement_timeout_ms}ms",
             f"{settings.lock_timeout_ms}ms",
-            json.dumps(claims, separators=(",", ":"), default=str),
+            claims_json,
         )
         yield connection

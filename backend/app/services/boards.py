@@ -13,7 +13,7 @@ from typing import Any
 
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import CheckinRecord, Clock, fetch_versions, rule_of_record
+from app.services.habit_context import Clock, fetch_versions, rule_of_record
 from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
@@ -42,8 +42,9 @@ where assignee_id = any($1::uuid[]) and deleted_at is null and archived_at is nu
   and start_date <= $2
 order by sort_order, created_at, id
 """
+# Status and value first: the rows are the progress engine's entries as they are.
 _CHECKINS = """
-select habit_id, date, status, value from checkins
+select status, value, habit_id, date from checkins
 where habit_id = any($1::uuid[]) and date between $2 and $3
 """
 # Each live routine's version in force on the day (the latest effective one).
@@ -152,11 +153,8 @@ class BoardService:
     ) -> dict[uuid.UUID, dict[date, progress.EntryLike]]:
         entries: dict[uuid.UUID, dict[date, progress.EntryLike]] = {h: {} for h in habit_ids}
         if habit_ids:
-            rows = await self.sql.fetch(
-                _CHECKINS, habit_ids, first, last, record_class=CheckinRecord
-            )
-            for row in rows:
-                entries[row[0]][row[1]] = row
+            for row in await self.sql.fetch(_CHECKINS, habit_ids, first, last):
+                entries[row[2]][row[3]] = row
         return entries
 
 
@@ -199,7 +197,7 @@ def evaluate(
         "type": rule.type,
         "schedule_kind": rule.schedule.kind,
         "status": status,
-        "value": entry.value if entry else None,
+        "value": entry[progress.VALUE] if entry is not None else None,
         "target_value": rule.target_value,
         "unit": unit,
         "current_streak": progress.current_streak_at(timeline, entries, day),
@@ -218,7 +216,7 @@ def _is_due(rule: progress.Rule, day: date, entries: progress.Entries) -> bool:
         1
         for offset in range((day - first).days)
         if (entry := entries.get(first + timedelta(days=offset))) is not None
-        and entry.status == "done"
-        and rule.completion(entry.value) >= 1
+        and entry[progress.STATUS] == "done"
+        and rule.completion(entry[progress.VALUE]) >= 1
     )
     return done < schedule.times

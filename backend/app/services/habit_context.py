@@ -3,13 +3,11 @@ its assignee (and their profile, for their local "today") and the caller's membe
 
 from __future__ import annotations
 
-import operator
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -177,14 +175,6 @@ async def fetch_habit_facts(sql: Any, actor: Actor, habit_id: uuid.UUID) -> Any:
     if habit is None:
         raise HabitNotFound("No habit with this id is visible to you.")
     return habit
-
-
-class CheckinRecord(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no types
-    """A check-in row (`status` and `value` among its columns) that reads as a
-    `progress.Entry`: the boards judge hundreds per view without copying them."""
-
-    status = property(operator.itemgetter("status"))
-    value = property(operator.itemgetter("value"))
 
 
 async def fetch_versions(sql: Any, habit_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:

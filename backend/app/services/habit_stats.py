@@ -10,14 +10,10 @@ from typing import Any
 from app.services import progress
 from app.services.actor import Actor
 from app.services.clock import local_today
-from app.services.habit_context import (
-    CheckinRecord,
-    fetch_habit_facts,
-    fetch_versions,
-    rule_of_record,
-)
+from app.services.habit_context import fetch_habit_facts, fetch_versions, rule_of_record
 
-_HISTORY = "select date, status, value from checkins where habit_id = $1 and date >= $2"
+# Status and value first: the rows are the progress engine's entries as they are.
+_HISTORY = "select status, value, date from checkins where habit_id = $1 and date >= $2"
 
 
 async def habit_stats(
@@ -29,8 +25,8 @@ async def habit_stats(
     timeline = progress.Timeline(
         [rule_of_record(version) for version in versions], start_date=habit["start_date"]
     )
-    rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"], record_class=CheckinRecord)
-    entries: dict[date, progress.EntryLike] = {row["date"]: row for row in rows}
+    rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"])
+    entries: dict[date, progress.EntryLike] = {row[2]: row for row in rows}
     outcomes = progress.units(timeline, entries, today)
     return {
         "habit_id": habit_id,

@@ -223,7 +223,7 @@ class HabitService:
             {
                 "date": day,
                 "status": status.value,
-                "value": entry.value if entry else None,
+                "value": entry[progress.VALUE] if entry is not None else None,
                 "final": day < today,
             }
             for day, status, entry in progress.history(timeline, entries, first, last)

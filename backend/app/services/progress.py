@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple
 
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
 
@@ -104,22 +104,17 @@ class Rule:
         return min(1.0, amount / target)
 
 
-class EntryLike(Protocol):
-    """A check-in, as judging days reads it: `Entry`, or a database row that reads the same
-    (the boards judge hundreds of rows per view without copying them)."""
-
-    @property
-    def status(self) -> str: ...  # a CheckinStatus value
-
-    @property
-    def value(self) -> Decimal | None: ...
-
-
 class Entry(NamedTuple):
+    """A check-in as judging days reads it: its status and value, in this order. Any
+    sequence that starts with the two will do (`entry[STATUS]`, `entry[VALUE]`): the boards
+    judge hundreds of database rows per view as they come, without copying them."""
+
     status: CheckinStatus
     value: Decimal | None = None
 
 
+STATUS, VALUE = 0, 1
+EntryLike = Sequence[Any]
 Entries = Mapping[date, EntryLike]
 
 
@@ -182,9 +177,9 @@ def day_status(rule: Rule | None, day: date, entry: EntryLike | None) -> DayStat
     if rule is None:
         return DayStatus.NOT_DUE
     if entry is not None:
-        if entry.status == CheckinStatus.SKIPPED:
+        if entry[STATUS] == CheckinStatus.SKIPPED:
             return DayStatus.SKIPPED
-        ratio = rule.completion(entry.value)
+        ratio = rule.completion(entry[VALUE])
         if ratio >= 1:
             return DayStatus.DONE
         return DayStatus.PARTIAL if ratio > 0 else DayStatus.MISSED
@@ -208,8 +203,8 @@ def history(
 def _is_met(rule: Rule, entry: EntryLike | None) -> bool:
     return (
         entry is not None
-        and entry.status == CheckinStatus.DONE
-        and rule.completion(entry.value) >= 1
+        and entry[STATUS] == CheckinStatus.DONE
+        and rule.completion(entry[VALUE]) >= 1
     )
 
 
@@ -237,7 +232,7 @@ def units(timeline: Timeline, entries: Entries, today: date) -> list[UnitOutcome
 def _day_unit(rule: Rule, day: date, entry: EntryLike | None, today: date) -> UnitOutcome:
     if _is_met(rule, entry):
         return UnitOutcome.MET
-    if entry is not None and entry.status == CheckinStatus.SKIPPED:
+    if entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
         return UnitOutcome.SKIPPED
     return UnitOutcome.PENDING if day == today else UnitOutcome.MISSED
 
@@ -263,7 +258,7 @@ def _period_unit(
         entry = entries.get(day)
         if _is_met(rule, entry):
             done += 1
-        elif entry is not None and entry.status == CheckinStatus.SKIPPED:
+        elif entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
             skipped += 1
         day += timedelta(days=1)
     if done >= required:
@@ -290,17 +285,30 @@ def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
     where the period, the rule's time in force or the habit starts, whichever is latest."""
     streak = 0
     day = today
+    one_day = timedelta(days=1)
     while day >= timeline.start_date:
         rule = timeline.rule_on(day)
         assert rule is not None
         schedule = rule.schedule
         if schedule.kind != "per_period":
-            if schedule.is_due_on(day):
-                outcome = _day_unit(rule, day, entries.get(day), today)
-                if outcome == UnitOutcome.MISSED:
-                    break
-                streak += outcome == UnitOutcome.MET
-            day -= timedelta(days=1)
+            # `_day_unit` for each due day of the rule's time in force, inlined: this loop is
+            # most of a board's Python time.
+            weekdays = schedule.weekdays if schedule.kind == "weekdays" else None
+            boolean = rule.type == HabitType.BOOLEAN
+            segment_start = timeline.segment_start(rule)
+            while day >= segment_start:
+                if weekdays is None or day.isoweekday() in weekdays:
+                    entry = entries.get(day)
+                    if entry is None:
+                        if day != today:
+                            return streak  # missed
+                    elif entry[STATUS] == CheckinStatus.DONE and (
+                        boolean or rule.completion(entry[VALUE]) >= 1
+                    ):
+                        streak += 1
+                    elif entry[STATUS] != CheckinStatus.SKIPPED and day != today:
+                        return streak  # missed
+                day -= one_day
             continue
         period_first, period_last = schedule.period_bounds(day)
         first = max(period_first, timeline.segment_start(rule))
@@ -337,8 +345,8 @@ def _window_completion(
         past = day - timedelta(days=offset)
         entry = entries.get(past)
         past_rule = timeline.rule_on(past)
-        if past_rule is not None and entry is not None and entry.status == CheckinStatus.DONE:
-            total += past_rule.completion(entry.value)
+        if past_rule is not None and entry is not None and entry[STATUS] == CheckinStatus.DONE:
+            total += past_rule.completion(entry[VALUE])
     return min(1.0, total / rule.schedule.times)
 
 
@@ -354,7 +362,7 @@ def score(timeline: Timeline, entries: Entries, today: date) -> float:
         rule = timeline.rule_on(day)
         assert rule is not None
         day += timedelta(days=1)
-        if entry is not None and entry.status == CheckinStatus.SKIPPED:
+        if entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
             continue
         schedule = rule.schedule
         if schedule.kind == "per_period":
@@ -363,7 +371,7 @@ def score(timeline: Timeline, entries: Entries, today: date) -> float:
                 timeline, rule, day - timedelta(days=1), entries, window
             )
         elif schedule.is_due_on(day - timedelta(days=1)):
-            completion = rule.completion(entry.value) if entry and entry.status == "done" else 0.0
+            completion = rule.completion(entry[VALUE]) if entry and entry[STATUS] == "done" else 0.0
         else:
             continue
         m = rule.decay
@@ -382,7 +390,7 @@ def completion_rate(timeline: Timeline, entries: Entries, today: date, days: int
         rule = timeline.rule_on(day)
         entry = entries.get(day)
         day += timedelta(days=1)
-        if rule is None or (entry is not None and entry.status == CheckinStatus.SKIPPED):
+        if rule is None or (entry is not None and entry[STATUS] == CheckinStatus.SKIPPED):
             continue
         schedule = rule.schedule
         current = day - timedelta(days=1)
@@ -393,7 +401,7 @@ def completion_rate(timeline: Timeline, entries: Entries, today: date, days: int
         else:
             continue
         if entry is not None:
-            achieved += rule.completion(entry.value)
+            achieved += rule.completion(entry[VALUE])
     if expected == 0:
         return None
     return min(1.0, achieved / expected)
