@@ -89,6 +89,8 @@ class PooledDriverConnections:
         try:
             try:
                 yield connection
+            except asyncio.CancelledError:
+                raise  # mid-statement maybe: the connection is discarded, the server rolls back
             except BaseException:
                 await transaction.rollback()
                 raise
