@@ -21,18 +21,20 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.core import deadlines
 from app.core.config import DatabaseUrl
 from app.core.embedded_db import EmbeddedPostgres
 from app.core.migrations import upgrade_to_head
@@ -414,3 +416,71 @@ async def test_postgres_crash_behind_pgbouncer_mid_stream(
             client, household, restart_postgres(fault_server, "immediate")
         )
         await assert_nothing_lost(stream, household, fault_server.url, client)
+
+
+async def timed_write(
+    client: httpx.AsyncClient, outcome: Outcome, person: Person
+) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    answer = await write(client, outcome, person)
+    return answer, time.monotonic() - started
+
+
+@contextmanager
+def frozen(server: EmbeddedPostgres) -> Iterator[None]:
+    """Every Postgres process stopped (SIGSTOP): sockets stay open, nothing answers, no
+    server-side timeout can fire; what a hung server or a stuck pooler queue looks like."""
+    postmaster = psutil.Process(int((server.pgdata / "postmaster.pid").read_text().split()[0]))
+    processes = [postmaster, *postmaster.children()]
+    for process in processes:
+        process.suspend()
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.resume()
+
+
+async def test_a_frozen_database_is_answered_503_at_the_deadline(
+    fault_server: EmbeddedPostgres,
+) -> None:
+    household = await build_household(fault_server.url)
+    today = local_today()
+    hot, orm, after_hot, after_orm = (
+        Outcome(habit_id, today, value=value, started=0.0)
+        for value, habit_id in enumerate(household.habit_ids[:4], start=1)
+    )
+    async with running_app(fault_server.url) as client:
+        # Two connections in the pool, so neither frozen request has to open one.
+        warm = await asyncio.gather(
+            *(
+                write(client, Outcome(habit_id, today, value, 0.0), household.person)
+                for value, habit_id in ((5, household.habit_ids[5]), (6, household.habit_ids[6]))
+            )
+        )
+        assert [answer.status_code for answer in warm] == [201, 200]
+
+        with frozen(fault_server):
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(timed_write(client, o, household.person) for o in (hot, orm))),
+                REQUEST_BOUND,
+            )
+
+        deadline = 3.0 + deadlines.GRACE_SECONDS  # running_app's statement timeout + grace
+        # The ORM path may take 2 s more: SQLAlchemy tries a graceful close of a connection
+        # whose statement was cancelled before it invalidates it.
+        for (answer, waited), allowance in zip(answers, (1.0, 3.0), strict=True):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["code"] == "database_unavailable"
+            assert answer.headers["retry-after"] == "1"
+            assert deadline - 0.5 < waited < deadline + allowance
+
+        # Thawed, the same app writes again (the cancelled requests' connections were
+        # discarded, not handed out mid-statement).
+        again = await asyncio.gather(
+            *(write(client, o, household.person) for o in (after_hot, after_orm))
+        )
+        assert [a.status_code for a in again] == [201, 200], [a.text for a in again]
+    stored = await stored_values(fault_server.url, household.habit_ids)
+    assert (hot.habit_id, today) not in stored  # the cancelled writes never reached it
+    assert (orm.habit_id, today) not in stored

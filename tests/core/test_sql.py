@@ -45,7 +45,10 @@ async def test_a_connection_dropped_while_pooled_is_replaced_not_answered_503(
     assert pooled, "the request's connection went back to the pool"
 
     await live_connection.execute(
-        text("select pg_terminate_backend(pid) from unnest(cast(:pids as int[])) as pid"),
+        text(
+            # With a timeout, it returns once each backend has exited, not when signalled.
+            "select pg_terminate_backend(pid, 5000) from unnest(cast(:pids as int[])) as pid"
+        ),
         {"pids": sorted(pooled)},
     )
     await live_connection.commit()

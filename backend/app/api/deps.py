@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.database import Database, configure_transaction
+from app.core.deadlines import DeadlinePassed, database_deadline
 from app.core.errors import Unauthorized
 from app.core.security import InvalidToken, TokenClaims, TokenVerifier
 from app.core.sql import user_transaction
@@ -31,8 +32,15 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
         try:
-            yield session
-            await session.commit()
+            async with database_deadline(database.settings):
+                yield session
+                await session.commit()
+        except DeadlinePassed:
+            # A statement may still be running, or the server not answering: no rollback to
+            # wait for. (SQLAlchemy has already invalidated a connection whose statement was
+            # cancelled, after up to 2 s of trying to close it gracefully.)
+            await session.invalidate()
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -69,26 +69,10 @@ def _on_database_error(context: ExceptionContext) -> BaseException | None:
     return None
 
 
-# How much longer than the server's statement_timeout the client waits for an answer: the
-# server's own timeout (a clean `57014`, connection still usable) should win when it can fire.
-_COMMAND_TIMEOUT_GRACE_SECONDS = 2.0
-
-
-def command_timeout(settings: Settings) -> float | None:
-    """asyncpg's client-side bound on every round trip (None: unbounded, as the statement
-    timeout). `statement_timeout` only bounds what reaches a live server; behind a pooler whose
-    Postgres is gone, a query waits in PgBouncer's queue (`query_wait_timeout`, 120 s by
-    default) and the request would hang with it."""
-    if settings.statement_timeout_ms == 0:
-        return None
-    return settings.statement_timeout_ms / 1000 + _COMMAND_TIMEOUT_GRACE_SECONDS
-
-
 def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -> AsyncEngine:
-    connect_args: dict[str, Any] = {
-        "timeout": settings.database_connect_timeout,
-        "command_timeout": command_timeout(settings),
-    }
+    # No asyncpg `command_timeout`: requests bound their database work with one deadline
+    # each (app.core.deadlines).
+    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
     sqlalchemy_url = url.sqlalchemy_url
     if pool_mode is PoolMode.TRANSACTION:
         # PgBouncer/Supavisor in transaction mode hand each transaction any server connection,

@@ -25,6 +25,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from app.core.config import Settings
+from app.core.deadlines import database_deadline
 from app.core.disconnects import means_disconnect
 from app.core.errors import DatabaseUnavailable
 
@@ -110,13 +111,24 @@ class PooledDriverConnections:
         is tried instead of answering 503."""
         for attempt in (1, 2):
             pooled = await self._checkout()
-            transaction = _driver(pooled).transaction()
             try:
+                transaction = _driver(pooled).transaction()  # raises if it is closed already
                 await transaction.start()
             except BaseException as error:
-                await self._discard_if_broken(pooled, error)
+                stale = (
+                    means_disconnect(error)
+                    or isinstance(error, asyncpg.InternalClientError)
+                    or _driver(pooled).is_closed()
+                )
+                if stale:
+                    # Dropped while idle in the pool, most likely with every connection opened
+                    # before it (a restarted or failed-over server): all are replaced on
+                    # their next checkout, so the retry gets a fresh one.
+                    _driver(pooled).terminate()
+                    await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
+                else:
+                    await self._discard_if_broken(pooled, error)
                 await self._checkin(pooled)
-                stale = means_disconnect(error) or isinstance(error, asyncpg.InternalClientError)
                 if attempt == 2 or not stale:
                     if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
                         raise DatabaseUnavailable() from error
@@ -145,6 +157,10 @@ class PooledDriverConnections:
 
     async def _discard_if_broken(self, pooled: PoolProxiedConnection, error: BaseException) -> None:
         causes = _causes(error)
+        if any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
+            # Closed at once: SQLAlchemy's invalidation would first try a graceful close,
+            # which a hung server (the usual reason for a cancelled request) never answers.
+            _driver(pooled).terminate()
         if any(means_disconnect(cause) for cause in causes) or _driver(pooled).is_closed():
             # As SQLAlchemy does on a disconnect: this connection and every other one opened
             # before it (to the same, probably restarted, server) are replaced on their next
@@ -160,7 +176,7 @@ async def user_transaction(
 ) -> AsyncIterator[Any]:
     """A transaction acting as the token's user: committed when the block ends without an
     error, rolled back otherwise. Yields the asyncpg connection."""
-    async with connections.transaction() as connection:
+    async with database_deadline(settings), connections.transaction() as connection:
         await connection.execute(
             USER_SETUP,
             f"{settings.statement_timeout_ms}ms",
