@@ -120,14 +120,10 @@ class PooledDriverConnections:
                     or isinstance(error, asyncpg.InternalClientError)
                     or _driver(pooled).is_closed()
                 )
-                if stale:
-                    # Dropped while idle in the pool, most likely with every connection opened
-                    # before it (a restarted or failed-over server): all are replaced on
-                    # their next checkout, so the retry gets a fresh one.
-                    _driver(pooled).terminate()
-                    await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
-                else:
-                    await self._discard_if_broken(pooled, error)
+                # Dropped while idle in the pool, most likely with every connection opened
+                # before it (a restarted or failed-over server): all are replaced on their
+                # next checkout, so the retry gets a fresh one.
+                await self._discard_if_broken(pooled, error, dropped=stale)
                 await self._checkin(pooled)
                 if attempt == 2 or not stale:
                     if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
@@ -155,18 +151,26 @@ class PooledDriverConnections:
         # which SQLAlchemy only does inside its greenlet.
         await greenlet_spawn(pooled.close)
 
-    async def _discard_if_broken(self, pooled: PoolProxiedConnection, error: BaseException) -> None:
+    async def _discard_if_broken(
+        self, pooled: PoolProxiedConnection, error: BaseException, *, dropped: bool = False
+    ) -> None:
         causes = _causes(error)
-        if any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
+        busy = any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes)
+        dropped = (
+            dropped
+            or any(means_disconnect(cause) for cause in causes)
+            or _driver(pooled).is_closed()
+        )
+        if busy or dropped:
             # Closed at once: SQLAlchemy's invalidation would first try a graceful close,
-            # which a hung server (the usual reason for a cancelled request) never answers.
+            # which a hung or vanished server never answers.
             _driver(pooled).terminate()
-        if any(means_disconnect(cause) for cause in causes) or _driver(pooled).is_closed():
+        if dropped:
             # As SQLAlchemy does on a disconnect: this connection and every other one opened
             # before it (to the same, probably restarted, server) are replaced on their next
             # checkout, instead of failing one request each.
             await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
-        elif any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes):
+        elif busy:
             await greenlet_spawn(pooled.invalidate, error)
 
 
