@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,6 +68,13 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
+def _raise_as_answered(error: BaseException) -> NoReturn:
+    """Re-raise `error`, as `503 database_unavailable` when the database could not serve."""
+    if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
+        raise DatabaseUnavailable() from error
+    raise error
+
+
 class PooledDriverConnections:
     """asyncpg connections from the engine's own pool: one pool for the ORM and the hot
     paths, sized once, and the pooler settings (no statement cache behind PgBouncer) apply
@@ -98,9 +105,7 @@ class PooledDriverConnections:
             await transaction.commit()
         except BaseException as error:
             await self._discard_if_broken(pooled, error)
-            if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
-                raise DatabaseUnavailable() from error
-            raise
+            _raise_as_answered(error)
         finally:
             await self._checkin(pooled)
 
@@ -126,9 +131,7 @@ class PooledDriverConnections:
                 await self._discard_if_broken(pooled, error, dropped=stale)
                 await self._checkin(pooled)
                 if attempt == 2 or not stale:
-                    if any(isinstance(cause, _UNAVAILABLE) for cause in _causes(error)):
-                        raise DatabaseUnavailable() from error
-                    raise
+                    _raise_as_answered(error)
                 continue
             return pooled, transaction
         raise AssertionError("unreachable")

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import Clock, fetch_versions, rule_of_record
+from app.services.habit_context import Clock, fetch_versions, timeline_of_records
 from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
@@ -176,8 +176,7 @@ def evaluate(
     """The habit's card on `day` (from its records), or None when it is not due that day."""
     # Streaks look back a bounded window; every day in it is judged as on the whole timeline.
     window_start = max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS))
-    rules = [rule_of_record(version) for version in versions]
-    timeline = progress.Timeline(rules, start_date=window_start)
+    timeline = timeline_of_records(versions, window_start)
     rule = timeline.rule_on(day)
     if rule is None:
         return None

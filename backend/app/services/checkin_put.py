@@ -13,8 +13,7 @@ from app.schemas.habit import CheckinWrite
 from app.services.actor import Actor
 from app.services.checkins import check_value, check_writable
 from app.services.clock import local_today
-from app.services.habit_context import fetch_habit_facts, fetch_versions, rule_of_record
-from app.services.progress import Timeline
+from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
 
 # A write identical to the stored row changes nothing (no new updated_at, no sync change), so
 # a replayed offline queue is free; the second branch then returns the row as it is. `xmax`
@@ -70,7 +69,7 @@ async def put_checkin(
         backfill_days=backfill_days,
     )
     versions = (await fetch_versions(sql, [habit_id]))[habit_id]
-    timeline = Timeline([rule_of_record(v) for v in versions], start_date=habit["start_date"])
+    timeline = timeline_of_records(versions, habit["start_date"])
     check_value(timeline.rule_on(day), data)
     row = await sql.fetchrow(
         _UPSERT,

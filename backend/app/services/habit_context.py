@@ -169,6 +169,11 @@ where h.id = $1 and h.deleted_at is null
 """
 
 
+def timeline_of_records(versions: list[Any], start_date: date) -> Timeline:
+    """`timeline_of` for the hot paths: the version records `fetch_versions` returns."""
+    return Timeline([rule_of_record(version) for version in versions], start_date=start_date)
+
+
 async def fetch_habit_facts(sql: Any, actor: Actor, habit_id: uuid.UUID) -> Any:
     """The hot paths' `load_habit`: a record of `_HABIT_FACTS_SQL`, or HabitNotFound."""
     habit = await sql.fetchrow(_HABIT_FACTS_SQL, habit_id, actor.user_id)

@@ -10,7 +10,7 @@ from typing import Any
 from app.services import progress
 from app.services.actor import Actor
 from app.services.clock import local_today
-from app.services.habit_context import fetch_habit_facts, fetch_versions, rule_of_record
+from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
 
 # Status and value first: the rows are the progress engine's entries as they are.
 _HISTORY = "select status, value, date from checkins where habit_id = $1 and date >= $2"
@@ -22,9 +22,7 @@ async def habit_stats(
     habit = await fetch_habit_facts(sql, actor, habit_id)
     today = local_today(habit["timezone"], habit["day_start_hour"], now or datetime.now(UTC))
     versions = (await fetch_versions(sql, [habit_id]))[habit_id]
-    timeline = progress.Timeline(
-        [rule_of_record(version) for version in versions], start_date=habit["start_date"]
-    )
+    timeline = timeline_of_records(versions, habit["start_date"])
     rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"])
     entries: dict[date, progress.EntryLike] = {row[2]: row for row in rows}
     outcomes = progress.units(timeline, entries, today)
