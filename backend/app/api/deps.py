@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -49,10 +50,10 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-_bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
+bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 
 
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 async def get_claims(request: Request, credentials: BearerDep) -> TokenClaims:
@@ -103,7 +104,14 @@ async def get_acting_connection(
     token's user, committed when the handler returns, before the response is sent. One
     dependency (the token checked here, not in a sub-dependency): FastAPI's cost per
     request grows with the dependency graph, and these are the requests the app sends most."""
-    claims = await verified_claims(request, credentials)
+    async with acting_transaction(request, await verified_claims(request, credentials)) as acting:
+        yield acting
+
+
+@asynccontextmanager
+async def acting_transaction(
+    request: Request, claims: TokenClaims
+) -> AsyncIterator[ActingConnection]:
     database: Database = request.app.state.database
     async with user_transaction(
         database.driver_connections, database.settings, claims.claims_json

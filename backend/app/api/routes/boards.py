@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import ActingConnectionDep
+from app.api.driver_route import driver_route
 from app.schemas.board import FamilyBoard, TodayBoard
 from app.schemas.habit import AppDate
 from app.schemas.problem import problems
@@ -21,15 +22,24 @@ BoardDate = Annotated[
 ]
 
 
-@router.get("/v1/me/today", name="today", response_model=TodayBoard, responses=problems())
+@driver_route(
+    router,
+    "/v1/me/today",
+    method="GET",
+    name="today",
+    response_model=TodayBoard,
+    responses=problems(),
+)
 async def today_board(request: ActingConnectionDep, day: BoardDate = None) -> object:
     """Every habit assigned to you that is due on the date, across your families, with its
     status, value, target and streak; and your routines with done/total counts."""
     return await BoardService(request.sql, request.actor).today(day)
 
 
-@router.get(
+@driver_route(
+    router,
     "/v1/families/{family_id}/board",
+    method="GET",
     name="family",
     response_model=FamilyBoard,
     responses=problems(404),

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep, SettingsDep
+from app.api.driver_route import driver_route
 from app.api.routes.habits import FromDate, ToDate
 from app.schemas.habit import CheckinRead, CheckinWrite
 from app.schemas.problem import problems
@@ -22,8 +23,10 @@ CheckinDate = Annotated[
 ]
 
 
-@router.put(
+@driver_route(
+    router,
     "/{date}",
+    method="PUT",
     name="put",
     response_model=CheckinRead,
     status_code=status.HTTP_200_OK,

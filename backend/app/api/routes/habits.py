@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep
+from app.api.driver_route import driver_route
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.common import Page
 from app.schemas.habit import (
@@ -134,7 +135,14 @@ async def list_habit_versions(
     return {"items": [HabitVersionRead.model_validate(version) for version in versions]}
 
 
-@router.get("/{habit_id}/stats", name="stats", response_model=HabitStats, responses=problems(404))
+@driver_route(
+    router,
+    "/{habit_id}/stats",
+    method="GET",
+    name="stats",
+    response_model=HabitStats,
+    responses=problems(404),
+)
 async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
     """Streaks (following the schedule), Loop-style score in [0, 1], completion rates."""
     return await habit_stats(request.sql, request.actor, habit_id)
