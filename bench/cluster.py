@@ -17,7 +17,13 @@ DEFAULT_PG_PORT = int(os.environ.get("BENCH_PG_PORT", "54340"))
 
 # Production-like memory for the database (a small Supabase instance has ~1 GB of buffers);
 # the embedded default of 128 MB would turn the M scale into a test of the OS page cache.
-SERVER_SETTINGS = {"shared_buffers": "1GB", "effective_cache_size": "4GB", "work_mem": "8MB"}
+# Connections: both scales' Loopin and floor pools are open at once (bench/run.py).
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "effective_cache_size": "4GB",
+    "work_mem": "8MB",
+    "max_connections": "300",
+}
 
 
 def bench_cluster(port: int = DEFAULT_PG_PORT) -> EmbeddedPostgres:

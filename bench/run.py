@@ -1,11 +1,12 @@
 """`python -m bench.run` (`make bench`): seed, drive Loopin and the floor with wrk, report.
 
 For each scale: seed it if needed (bench/seed.py), record Loopin's SQL and derive the floor's
-replay plan (bench/capture_sql.py), start Loopin (`loopin serve`) and the floor side by side,
-check every request answers 2xx, then for each endpoint and the mix run a warm-up and a
-measured closed-loop run against each (alternating which goes first). Then, directly on the
-database only, Loopin again with think time for about half its peak rate (the p99 target).
-The same runs go through PgBouncer (transaction mode) for the scales in --pgbouncer-scales.
+replay plan (bench/capture_sql.py). Then start Loopin (`loopin serve`) and the floor for every
+scale, side by side, check every request answers 2xx, and for each endpoint and the mix run,
+on each scale in turn, a warm-up and a measured closed-loop run against each server
+(alternating which goes first). Then, directly on the database only, Loopin again with think
+time for about half its peak rate (the p99 target). The same peak runs go through PgBouncer
+(transaction mode) for the scales in --pgbouncer-scales.
 Writes bench/results/<timestamp>.json, latest.md and latest.png (bench/report.py).
 """
 
@@ -22,7 +23,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,24 @@ def prepare_scale(
     return url, ids
 
 
+def prepare(args: argparse.Namespace, name: str, document: dict[str, Any]) -> Scale:
+    """Seed the scale if needed, write wrk's data, record Loopin's SQL for the floor."""
+    url, ids = prepare_scale(args, name, args.database_url)
+    document["seeding"][name] = {
+        key: ids[key] for key in ("families", "history_days", "seeded_at", "seed_seconds", "rows")
+    }
+    data_file = DATA_DIR / f"wrk-{name}.txt"
+    write_lua_data(ids, data_file)
+    captured, plan = asyncio.run(capture(url, capture_requests(ids)))
+    plan_file = DATA_DIR / f"floor-plan-{name}.json"
+    plan_file.write_text(json.dumps(plan))
+    document["sql"][name] = {
+        endpoint: [normalize(s.sql) for s in statements]
+        for endpoint, statements in captured.items()
+    }
+    return Scale(name, url, ids, data_file, plan_file)
+
+
 def smoke_check(servers: dict[str, Server], ids: dict[str, Any]) -> None:
     """Every benchmarked request answers 2xx on both servers before anything is measured."""
     for server in servers.values():
@@ -115,6 +135,17 @@ def smoke_check(servers: dict[str, Server], ids: dict[str, Any]) -> None:
                 )
 
 
+@dataclass
+class Scale:
+    """A seeded scale: its database, ids, wrk data and the floor's replay plan."""
+
+    name: str
+    url: str
+    ids: dict[str, Any]
+    data_file: Path
+    plan_file: Path
+
+
 @contextmanager
 def route_url(route: str, url: str) -> Iterator[tuple[str, list[psutil.Process]]]:
     if route == "direct":
@@ -124,46 +155,68 @@ def route_url(route: str, url: str) -> Iterator[tuple[str, list[psutil.Process]]
         yield pooled, [process]
 
 
-def run_route(
-    args: argparse.Namespace,
-    scale: str,
-    route: str,
-    url: str,
-    ids: dict[str, Any],
-    data_file: Path,
-    plan_file: Path,
-) -> list[RunResult]:
+def constant(processes: list[psutil.Process]) -> Processes:
+    return lambda: processes
+
+
+def run_route(args: argparse.Namespace, scales: list[Scale], route: str) -> list[RunResult]:
+    """Peak runs of every mode on every scale, Loopin and the floor, then (directly on the
+    database) Loopin at half its peak. The scales' servers run side by side and each mode is
+    measured on every scale before the next mode: the M/S ratios compare runs minutes apart,
+    not two phases of the run (the shared machine's speed drifts over tens of minutes)."""
     results: list[RunResult] = []
     pg_data = bench_cluster(args.pg_port).pgdata
-    with route_url(route, url) as (target_url, pooler):
-        groups: dict[str, Processes] = {
-            "database": lambda: database_processes(pg_data),
-            "pooler": lambda: pooler,
-        }
-        with serving(target_url, args.workers, plan_file) as servers:
-            smoke_check(servers, ids)
-            labels = {"scale": scale, "route": route, "load": "peak"}
-            for number, mode in enumerate(args.modes):
-                order = ("loopin", "floor") if number % 2 == 0 else ("floor", "loopin")
+    with ExitStack() as stack:
+        servers: dict[str, dict[str, Server]] = {}
+        groups: dict[str, dict[str, Processes]] = {}
+        for scale in scales:
+            target_url, pooler = stack.enter_context(route_url(route, scale.url))
+            groups[scale.name] = {
+                "database": lambda: database_processes(pg_data),
+                "pooler": constant(pooler),
+            }
+            servers[scale.name] = stack.enter_context(
+                serving(target_url, args.workers, scale.plan_file)
+            )
+            smoke_check(servers[scale.name], scale.ids)
+        turn = 0
+        for number, mode in enumerate(args.modes):
+            for scale in scales if number % 2 == 0 else scales[::-1]:
+                labels = {"scale": scale.name, "route": route, "load": "peak"}
+                # Alternate which server goes first, so both see the same machine.
+                order = ("loopin", "floor") if turn % 2 == 0 else ("floor", "loopin")
+                turn += 1
                 for name in order:
-                    server = servers[name]
+                    server = servers[scale.name][name]
                     run_wrk(
-                        server, data_file, mode, seconds=args.warmup, connections=args.connections
+                        server,
+                        scale.data_file,
+                        mode,
+                        seconds=args.warmup,
+                        connections=args.connections,
                     )
                     result = measure(
                         server,
-                        data_file,
+                        scale.data_file,
                         mode,
                         labels=labels,
                         seconds=args.duration,
                         connections=args.connections,
-                        groups=groups,
+                        groups=groups[scale.name],
                         pin_cpu=args.pin_driver,
                     )
                     results.append(result)
                     say(describe(result))
-            if route == "direct" and not args.no_half_load:
-                results += half_load(args, servers["loopin"], data_file, results, groups, scale)
+        if route == "direct" and not args.no_half_load:
+            for scale in scales:
+                results += half_load(
+                    args,
+                    servers[scale.name]["loopin"],
+                    scale.data_file,
+                    results,
+                    groups[scale.name],
+                    scale.name,
+                )
     return results
 
 
@@ -182,7 +235,11 @@ def half_load(
     results = []
     labels = {"scale": scale, "route": "direct", "load": "half"}
     for mode in args.modes:
-        peak = next(r for r in peaks if r.target == "loopin" and r.mode == mode)
+        peak = next(
+            r
+            for r in peaks
+            if r.target == "loopin" and r.mode == mode and r.scale == scale and r.load == "peak"
+        )
         rate = peak.rps / 2
         connections = max(2, min(args.connections, math.ceil(rate * HALF_LOAD_THINK_S)))
         think_ms = 1000 * connections / rate
@@ -276,26 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.database_url is None:
         asyncio.run(start_cluster(cluster))
     try:
-        for scale in args.scales:
-            url, ids = prepare_scale(args, scale, args.database_url)
-            document["seeding"][scale] = {
-                key: ids[key]
-                for key in ("families", "history_days", "seeded_at", "seed_seconds", "rows")
-            }
-            data_file = DATA_DIR / f"wrk-{scale}.txt"
-            write_lua_data(ids, data_file)
-            captured, plan = asyncio.run(capture(url, capture_requests(ids)))
-            plan_file = DATA_DIR / f"floor-plan-{scale}.json"
-            plan_file.write_text(json.dumps(plan))
-            document["sql"][scale] = {
-                name: [normalize(s.sql) for s in statements]
-                for name, statements in captured.items()
-            }
-            routes = ["direct"] + (["pgbouncer"] if scale in args.pgbouncer_scales else [])
-            for route in routes:
-                say(f"scale {scale}, {route}: {len(args.modes)} modes x {args.duration:g} s ...")
-                runs = run_route(args, scale, route, url, ids, data_file, plan_file)
-                document["runs"] += [run.to_json() for run in runs]
+        scales = [prepare(args, name, document) for name in args.scales]
+        say(f"directly on Postgres: {len(args.modes)} modes x {len(scales)} scales ...")
+        runs = run_route(args, scales, "direct")
+        pooled = [scale for scale in scales if scale.name in args.pgbouncer_scales]
+        if pooled:
+            say(f"through PgBouncer: {len(args.modes)} modes x {len(pooled)} scales ...")
+            runs += run_route(args, pooled, "pgbouncer")
+        document["runs"] = [run.to_json() for run in runs]
     finally:
         if own_cluster:
             cluster.stop()

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import email.message
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
+from fastapi import params
+from fastapi._compat import ModelField, field_annotation_is_sequence, lenient_issubclass
+from fastapi.dependencies.utils import get_validation_alias, request_body_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, serialize_response
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,12 +50,16 @@ class DriverRoute(APIRoute):
             or len(self.dependant.body_params) > 1
             or self.dependant.background_tasks_param_name
             or dependencies[0].name is None
+            or not all(map(_is_scalar, self.dependant.path_params + self.dependant.query_params))
+            or any(field.field_info.is_required() for field in self.dependant.query_params)
         ):
             raise TypeError(
-                f"{self.path}: a DriverRoute endpoint takes the acting connection, path and "
-                "query parameters and at most one body"
+                f"{self.path}: a DriverRoute endpoint takes the acting connection, scalar path "
+                "parameters, optional scalar query parameters and at most one body"
             )
         self.acting_param_name: str = dependencies[0].name
+        self._path_params = [_Param.of(field) for field in self.dependant.path_params]
+        self._query_params = [_Param.of(field) for field in self.dependant.query_params]
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.serve
@@ -83,12 +92,12 @@ class DriverRoute(APIRoute):
 
     def _validated_arguments(self, request: Request, body: Any) -> dict[str, Any]:
         """The endpoint's path, query and body arguments, or 422 with FastAPI's errors."""
-        values, errors = request_params_to_args(self.dependant.path_params, request.path_params)
-        query_values, query_errors = request_params_to_args(
-            self.dependant.query_params, request.query_params
-        )
-        values.update(query_values)
-        errors += query_errors
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for param in self._path_params:
+            param.read(request.path_params, values, errors)
+        for param in self._query_params:
+            param.read(request.query_params, values, errors)
         if self.dependant.body_params:
             body_values, body_errors = _body_arguments(self, body)
             values.update(body_values)
@@ -96,6 +105,40 @@ class DriverRoute(APIRoute):
         if errors:
             raise RequestValidationError(errors, body=None if body is PydanticUndefined else body)
         return values
+
+
+def _is_scalar(field: ModelField) -> bool:
+    annotation = field.field_info.annotation
+    return not field_annotation_is_sequence(annotation) and not lenient_issubclass(
+        annotation, BaseModel
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    """A scalar path or query parameter, read as `request_params_to_args` reads it (its
+    generic per-field checks cost more than the validation itself on these routes)."""
+
+    field: ModelField
+    key: str
+    loc: tuple[str, str]
+
+    @classmethod
+    def of(cls, field: ModelField) -> _Param:
+        key = get_validation_alias(field)
+        assert isinstance(field.field_info, params.Param)
+        return cls(field, key, (field.field_info.in_.value, key))
+
+    def read(self, received: Mapping[str, Any], values: dict[str, Any], errors: list[Any]) -> None:
+        raw = received.get(self.key)
+        if raw is None:  # only optional ones can be missing (checked at start-up)
+            values[self.field.name] = deepcopy(self.field.default)
+            return
+        value, problems = self.field.validate(raw, values, loc=self.loc)
+        if problems:
+            errors.extend(problems)
+        else:
+            values[self.field.name] = value
 
 
 def _body_arguments(route: APIRoute, body: Any) -> tuple[dict[str, Any], list[Any]]:

@@ -13,7 +13,12 @@ from typing import Any
 
 from app.services import progress
 from app.services.actor import Actor
-from app.services.habit_context import Clock, fetch_versions, timeline_of_records
+from app.services.habit_context import (
+    Clock,
+    fetch_versions,
+    schedule_of_text,
+    timeline_of_records,
+)
 from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
@@ -50,7 +55,8 @@ where habit_id = any($1::uuid[]) and date between $2 and $3
 # Each live routine's version in force on the day (the latest effective one).
 _ROUTINES = """
 select distinct on (v.routine_id)
-       r.id, r.family_id, r.assignee_id, r.name, r.time_of_day, v.number, v.habit_ids, v.schedule
+       r.id, r.family_id, r.assignee_id, r.name, r.time_of_day, v.number, v.habit_ids,
+       nullif(v.schedule, 'null')::text as schedule
 from routines r join routine_versions v on v.routine_id = r.id
 where r.assignee_id = any($1::uuid[]) and r.deleted_at is null and v.effective_from <= $2
 order by v.routine_id, v.effective_from desc, v.number desc
@@ -128,7 +134,7 @@ class BoardService:
         routines = await self.sql.fetch(_ROUTINES, member_ids, day)
         for routine in sorted(routines, key=_routine_order):
             schedule = routine["schedule"]
-            if schedule and not _due_by_schedule(progress.Schedule.from_json(schedule), day):
+            if schedule and not _due_by_schedule(schedule_of_text(schedule), day):
                 continue
             items = [habit_id for habit_id in routine["habit_ids"] if habit_id in statuses]
             if not items:

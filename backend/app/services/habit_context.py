@@ -3,9 +3,12 @@ its assignee (and their profile, for their local "today") and the caller's membe
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -129,25 +132,54 @@ def rule_of(version: HabitVersion) -> Rule:
     )
 
 
-# The hot paths' version loader (`app.core.sql`): the same rules, from asyncpg records.
+# The hot paths' version loader (`app.core.sql`): the same rules, from asyncpg records. The
+# schedule comes as its JSON text (the ORM's connections decode jsonb, which the hot paths'
+# rules do not need row by row: `rule_of_record` turns equal rows into one shared rule).
 VERSIONS_SQL = (
-    "select habit_id, number, effective_from, type, target_value, target_direction, schedule,"
-    " unit from habit_versions where habit_id = any($1::uuid[]) order by habit_id, number"
+    "select habit_id, number, effective_from, type, target_value, target_direction,"
+    " schedule::text as schedule, unit"
+    " from habit_versions where habit_id = any($1::uuid[]) order by habit_id, number"
 )
 
 
 def rule_of_record(version: Any) -> Rule:
-    return Rule(
-        number=version["number"],
-        effective_from=version["effective_from"],
-        # jsonb arrives decoded: SQLAlchemy's asyncpg dialect sets the codec per connection.
-        schedule=Schedule.from_json(version["schedule"]),
-        type=HabitType(version["type"]),
-        target_value=version["target_value"],
-        direction=TargetDirection(version["target_direction"])
-        if version["target_direction"]
-        else None,
+    target = version["target_value"]
+    return _rule(
+        version["number"],
+        version["effective_from"],
+        version["schedule"],
+        version["type"],
+        None if target is None else str(target),
+        version["target_direction"],
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule(
+    number: int,
+    effective_from: date,
+    schedule: str,
+    habit_type: str,
+    target: str | None,
+    direction: str | None,
+) -> Rule:
+    """A rule is a pure function of these values (the target by its text, so `3` and `3.00`
+    stay as stored): a version judged on every board view is parsed once per worker. Rules
+    are immutable, so sharing one is safe."""
+    return Rule(
+        number=number,
+        effective_from=effective_from,
+        schedule=schedule_of_text(schedule),
+        type=HabitType(habit_type),
+        target_value=None if target is None else Decimal(target),
+        direction=TargetDirection(direction) if direction else None,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def schedule_of_text(text: str) -> Schedule:
+    """A schedule from its JSON text, parsed once per worker per distinct text."""
+    return Schedule.from_json(json.loads(text))
 
 
 # A live habit, if the caller is in its family (RLS agrees), with what the rules need: the
