@@ -47,10 +47,14 @@ where assignee_id = any($1::uuid[]) and deleted_at is null and archived_at is nu
   and start_date <= $2
 order by sort_order, created_at, id
 """
-# Status and value first: the rows are the progress engine's entries as they are.
+# Each habit's check-ins as three arrays (dates, statuses, values): one row per habit instead
+# of one per check-in, which both sides decode several times faster (a board reads ~1,700).
 _CHECKINS = """
-select status, value, habit_id, date from checkins
+select habit_id, array_agg(date) as dates, array_agg(status::text) as statuses,
+       array_agg(value) as checkin_values
+from checkins
 where habit_id = any($1::uuid[]) and date between $2 and $3
+group by habit_id
 """
 # Each live routine's version in force on the day (the latest effective one).
 _ROUTINES = """
@@ -159,8 +163,13 @@ class BoardService:
     ) -> dict[uuid.UUID, dict[date, progress.EntryLike]]:
         entries: dict[uuid.UUID, dict[date, progress.EntryLike]] = {h: {} for h in habit_ids}
         if habit_ids:
-            for row in await self.sql.fetch(_CHECKINS, habit_ids, first, last):
-                entries[row[2]][row[3]] = row
+            for habit_id, dates, statuses, values in await self.sql.fetch(
+                _CHECKINS, habit_ids, first, last
+            ):
+                # (status, value) per date: the progress engine's entries.
+                entries[habit_id] = dict(
+                    zip(dates, zip(statuses, values, strict=True), strict=True)
+                )
         return entries
 
 

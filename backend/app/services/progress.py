@@ -114,6 +114,9 @@ class Entry(NamedTuple):
 
 
 STATUS, VALUE = 0, 1
+# The statuses as module constants: an enum member looked up on its class costs a descriptor
+# call, and the streak loops compare a status per day.
+CHECKIN_DONE, CHECKIN_SKIPPED = CheckinStatus.DONE, CheckinStatus.SKIPPED
 EntryLike = Sequence[Any]
 Entries = Mapping[date, EntryLike]
 
@@ -177,7 +180,7 @@ def day_status(rule: Rule | None, day: date, entry: EntryLike | None) -> DayStat
     if rule is None:
         return DayStatus.NOT_DUE
     if entry is not None:
-        if entry[STATUS] == CheckinStatus.SKIPPED:
+        if entry[STATUS] == CHECKIN_SKIPPED:
             return DayStatus.SKIPPED
         ratio = rule.completion(entry[VALUE])
         if ratio >= 1:
@@ -202,9 +205,7 @@ def history(
 
 def _is_met(rule: Rule, entry: EntryLike | None) -> bool:
     return (
-        entry is not None
-        and entry[STATUS] == CheckinStatus.DONE
-        and rule.completion(entry[VALUE]) >= 1
+        entry is not None and entry[STATUS] == CHECKIN_DONE and rule.completion(entry[VALUE]) >= 1
     )
 
 
@@ -232,7 +233,7 @@ def units(timeline: Timeline, entries: Entries, today: date) -> list[UnitOutcome
 def _day_unit(rule: Rule, day: date, entry: EntryLike | None, today: date) -> UnitOutcome:
     if _is_met(rule, entry):
         return UnitOutcome.MET
-    if entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
+    if entry is not None and entry[STATUS] == CHECKIN_SKIPPED:
         return UnitOutcome.SKIPPED
     return UnitOutcome.PENDING if day == today else UnitOutcome.MISSED
 
@@ -253,14 +254,20 @@ def _period_unit(
     # times a month" is met by every day of February, not missed by construction.
     required = min(span, max(1, math.ceil(rule.schedule.times * span / period_length)))
     done = skipped = 0
+    # `_is_met` per day, inlined: the boards judge every day of every period a streak spans.
+    boolean = rule.type == HabitType.BOOLEAN
+    end = min(last, today)
+    one_day = timedelta(days=1)
     day = first
-    while day <= min(last, today):
+    while day <= end:
         entry = entries.get(day)
-        if _is_met(rule, entry):
-            done += 1
-        elif entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
-            skipped += 1
-        day += timedelta(days=1)
+        if entry is not None:
+            status = entry[STATUS]
+            if status == CHECKIN_DONE and (boolean or rule.completion(entry[VALUE]) >= 1):
+                done += 1
+            elif status == CHECKIN_SKIPPED:
+                skipped += 1
+        day += one_day
     if done >= required:
         return UnitOutcome.MET
     if last >= today:
@@ -302,11 +309,11 @@ def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
                     if entry is None:
                         if day != today:
                             return streak  # missed
-                    elif entry[STATUS] == CheckinStatus.DONE and (
+                    elif entry[STATUS] == CHECKIN_DONE and (
                         boolean or rule.completion(entry[VALUE]) >= 1
                     ):
                         streak += 1
-                    elif entry[STATUS] != CheckinStatus.SKIPPED and day != today:
+                    elif entry[STATUS] != CHECKIN_SKIPPED and day != today:
                         return streak  # missed
                 day -= one_day
             continue
@@ -345,7 +352,7 @@ def _window_completion(
         past = day - timedelta(days=offset)
         entry = entries.get(past)
         past_rule = timeline.rule_on(past)
-        if past_rule is not None and entry is not None and entry[STATUS] == CheckinStatus.DONE:
+        if past_rule is not None and entry is not None and entry[STATUS] == CHECKIN_DONE:
             total += past_rule.completion(entry[VALUE])
     return min(1.0, total / rule.schedule.times)
 
@@ -362,7 +369,7 @@ def score(timeline: Timeline, entries: Entries, today: date) -> float:
         rule = timeline.rule_on(day)
         assert rule is not None
         day += timedelta(days=1)
-        if entry is not None and entry[STATUS] == CheckinStatus.SKIPPED:
+        if entry is not None and entry[STATUS] == CHECKIN_SKIPPED:
             continue
         schedule = rule.schedule
         if schedule.kind == "per_period":
@@ -390,7 +397,7 @@ def completion_rate(timeline: Timeline, entries: Entries, today: date, days: int
         rule = timeline.rule_on(day)
         entry = entries.get(day)
         day += timedelta(days=1)
-        if rule is None or (entry is not None and entry[STATUS] == CheckinStatus.SKIPPED):
+        if rule is None or (entry is not None and entry[STATUS] == CHECKIN_SKIPPED):
             continue
         schedule = rule.schedule
         current = day - timedelta(days=1)
