@@ -143,6 +143,7 @@ class Timeline:
     rules: Sequence[Rule]
     start_date: date
     _starts: list[date] = field(init=False, repr=False)
+    _only: Rule | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Same effective date twice: the later version wins.
@@ -155,10 +156,14 @@ class Timeline:
                 deduped.append(rule)
         self.rules = deduped
         self._starts = [rule.effective_from for rule in deduped]
+        # Most habits never change: their rule needs no search (the loops ask once a day).
+        self._only = deduped[0] if len(deduped) == 1 else None
 
     def rule_on(self, day: date) -> Rule | None:
         if day < self.start_date:
             return None
+        if self._only is not None:
+            return self._only
         index = bisect.bisect_right(self._starts, day) - 1
         # Days between start_date and the first version's date use the first version.
         return self.rules[max(index, 0)] if self.rules else None
@@ -340,27 +345,19 @@ def best_streak(outcomes: Iterable[UnitOutcome]) -> int:
     return best
 
 
-def _window_completion(
-    timeline: Timeline, rule: Rule, day: date, entries: Entries, window: int
-) -> float:
-    """Per-period habits: how much of the quota the last `window` days hold (Loop's rolling
-    sum), so a day off inside a well-kept week does not lower the score. Each day's check-in
-    is judged by the version in force that day, like everywhere else: a new target does not
-    rewrite the days before it."""
-    total = 0.0
-    for offset in range(window):
-        past = day - timedelta(days=offset)
-        entry = entries.get(past)
-        past_rule = timeline.rule_on(past)
-        if past_rule is not None and entry is not None and entry[STATUS] == CHECKIN_DONE:
-            total += past_rule.completion(entry[VALUE])
-    return min(1.0, total / rule.schedule.times)
-
-
 def score(timeline: Timeline, entries: Entries, today: date) -> float:
     """Loop Habit Tracker's habit strength in [0, 1]: exponential smoothing of each day's
-    completion. Skipped and not-due days leave it unchanged; today counts once checked in."""
+    completion. Skipped and not-due days leave it unchanged; today counts once checked in.
+
+    Per-period habits count how much of the quota the last 7 or 30 days hold (Loop's rolling
+    sum), so a day off inside a well-kept week does not lower the score; each day's check-in
+    is judged by the version in force that day, like everywhere else (a new target does not
+    rewrite the days before it). The rolling sums are differences of one running total."""
     value = 0.0
+    running = [0.0]  # running[i]: the completions of the first i days from the start
+    one_day = timedelta(days=1)
+    decay_of: Rule | None = None
+    decay = 0.0
     day = timeline.start_date
     while day <= today:
         entry = entries.get(day)
@@ -368,21 +365,23 @@ def score(timeline: Timeline, entries: Entries, today: date) -> float:
             break
         rule = timeline.rule_on(day)
         assert rule is not None
-        day += timedelta(days=1)
+        done = entry is not None and entry[STATUS] == CHECKIN_DONE
+        completion = rule.completion(entry[VALUE]) if done and entry is not None else 0.0
+        running.append(running[-1] + completion)
+        current = day
+        day += one_day
         if entry is not None and entry[STATUS] == CHECKIN_SKIPPED:
             continue
         schedule = rule.schedule
         if schedule.kind == "per_period":
             window = 7 if schedule.period == "week" else MONTH_DAYS_FOR_FREQUENCY
-            completion = _window_completion(
-                timeline, rule, day - timedelta(days=1), entries, window
-            )
-        elif schedule.is_due_on(day - timedelta(days=1)):
-            completion = rule.completion(entry[VALUE]) if entry and entry[STATUS] == "done" else 0.0
-        else:
+            held = running[-1] - running[max(0, len(running) - 1 - window)]
+            completion = min(1.0, held / schedule.times)
+        elif not schedule.is_due_on(current):
             continue
-        m = rule.decay
-        value = value * m + completion * (1 - m)
+        if rule is not decay_of:
+            decay_of, decay = rule, rule.decay
+        value = value * decay + completion * (1 - decay)
     return value
 
 
