@@ -44,6 +44,7 @@ class RunResult:
     machine_cpu_pct: float  # everything on the machine, of all cores
     rss_mb_per_worker: list[float] = field(default_factory=list)  # the peak of each worker
     think_ms: float = 0.0
+    round: int = 1  # peak runs are repeated (bench/run.py --rounds)
 
     @property
     def error_count(self) -> int:
@@ -190,6 +191,7 @@ def measure(
         load=labels["load"],
         scale=labels["scale"],
         route=labels["route"],
+        round=int(labels.get("round", 1)),
         connections=connections,
         seconds=round(duration, 2),
         requests=raw["requests"],
