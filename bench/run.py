@@ -214,15 +214,18 @@ def run_route(args: argparse.Namespace, scales: list[Scale], route: str) -> list
                         results.append(result)
                         say(describe(result))
         if route == "direct" and not args.no_half_load:
-            for scale in scales:
-                results += half_load(
-                    args,
-                    servers[scale.name]["loopin"],
-                    scale.data_file,
-                    results,
-                    groups[scale.name],
-                    scale.name,
-                )
+            peaks = list(results)
+            for round_number in range(1, args.rounds + 1):
+                for scale in scales if round_number % 2 else scales[::-1]:
+                    results += half_load(
+                        args,
+                        servers[scale.name]["loopin"],
+                        scale.data_file,
+                        peaks,
+                        groups[scale.name],
+                        scale.name,
+                        round_number,
+                    )
     return results
 
 
@@ -233,13 +236,14 @@ def half_load(
     peaks: list[RunResult],
     groups: dict[str, Processes],
     scale: str,
+    round_number: int,
 ) -> list[RunResult]:
     """Loopin at about half its peak rate: each connection waits an exponential think time
     with mean connections / (peak / 2) between requests. Connections are sized for a mean
     think time of about HALF_LOAD_THINK_S: well under uvicorn's 5 s keep-alive, which
     would otherwise close idle connections under wrk (socket errors that are no app's)."""
     results = []
-    labels = {"scale": scale, "route": "direct", "load": "half"}
+    labels = {"scale": scale, "route": "direct", "load": "half", "round": str(round_number)}
     for mode in args.modes:
         # Half of the fastest round's peak (the one the report shows).
         peak = max(
