@@ -4,9 +4,10 @@ FastAPI's generic handler (dependency graph solving, exit stacks per dependency,
 hooks) cost ≈ 0.5 ms per request on the benchmark machine: a third of a check-in PUT's CPU.
 The hot routes have one fixed shape, the acting connection plus path, query and body
 parameters, so `DriverRoute` serves them in a straight line while keeping FastAPI's contract:
-the route is declared, documented and matched like any other, and its parameters and response
-go through FastAPI's own validation and serialization functions, so every 401/422/2xx answer
-is the one the generic handler gives (the route tests run against these routes).
+the route is declared, documented and matched like any other, its parameters are validated
+by their FastAPI fields (the body by FastAPI's own function) and its response by FastAPI's
+serializer, so every 401/422/2xx answer is the one the generic handler gives
+(`tests/api/test_driver_route.py` compares them; the route tests run against these routes).
 
 One deliberate difference: the token is checked, then the parameters, and only then is the
 transaction opened, so a request that is not valid costs no database round trip.
