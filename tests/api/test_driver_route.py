@@ -109,6 +109,8 @@ class TestSameAnswersAsFastAPI:
             ("{habit}/checkins/{day}", b"null", "application/json"),
             ("{habit}/checkins/{day}", b"[]", "application/json"),
             ("{habit}/checkins/{day}", b'{"status": "done",', "application/json"),
+            ("{habit}/checkins/{day}", b"\xb6", "application/json"),
+            ("{habit}/checkins/{day}", b"\x00\x00\x00\x00\x00", "application/json"),
             ("{habit}/checkins/{day}", b'{"status":"maybe","mood":1}', "application/json"),
             ("{habit}/checkins/{day}", b'{"status":"done","value":-1}', "application/json"),
             ("{habit}/checkins/2026-02-30", b'{"status":"maybe"}', "application/json"),

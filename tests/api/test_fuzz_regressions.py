@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.habits import Household, create_habit, create_routine
@@ -143,3 +144,28 @@ class TestRetriedCreatesAreDocumented:
         again = await client.post("/v1/families", json=body, headers=household.owner.headers)
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json() == first.json()
+
+
+class TestBodyThatIsNotText:
+    """A check-in PUT whose JSON body is not UTF-8 (`\\xb6`, or five NUL bytes that look like
+    UTF-32) was a 500 on the hot routes' pipeline: FastAPI answers such a body 400."""
+
+    @pytest.mark.parametrize("content", [b"\xb6", b"\x00\x00\x00\x00\x00"], ids=["latin", "nul"])
+    async def test_is_a_400_problem_and_writes_nothing(
+        self,
+        client: httpx.AsyncClient,
+        connection: AsyncConnection,
+        household: Household,
+        content: bytes,
+    ) -> None:
+        habit = await create_habit(connection, household.family_id, household.teen_member)
+        response = await client.put(
+            f"/v1/habits/{habit}/checkins/2026-01-01",
+            content=content,
+            headers={**household.teen.headers, "Content-Type": "application/json"},
+        )
+        assert_problem(response, 400, "bad_request")
+        count = await connection.scalar(
+            text("select count(*) from checkins where habit_id = :habit"), {"habit": habit}
+        )
+        assert count == 0

@@ -101,9 +101,10 @@ async def get_acting_connection(
     request: Request, credentials: BearerDep
 ) -> AsyncIterator[ActingConnection]:
     """As `get_db` + `get_actor`, without the ORM (`app.core.sql`): one transaction as the
-    token's user, committed when the handler returns, before the response is sent. One
-    dependency (the token checked here, not in a sub-dependency): FastAPI's cost per
-    request grows with the dependency graph, and these are the requests the app sends most."""
+    token's user, committed when the handler returns, before the response is sent. The hot
+    routes declare it (their OpenAPI security comes from it) and `DriverRoute` runs the same
+    two steps itself, checking the parameters in between; FastAPI's handler runs it as
+    written for the twins that `tests/api/test_driver_route.py` compares them with."""
     async with acting_transaction(request, await verified_claims(request, credentials)) as acting:
         yield acting
 

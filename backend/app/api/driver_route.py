@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import params
 from fastapi._compat import ModelField, field_annotation_is_sequence, lenient_issubclass
 from fastapi.dependencies.utils import get_validation_alias, request_body_to_args
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute, serialize_response
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -185,6 +185,10 @@ async def _json_body(request: Request) -> Any:
             ],
             body=error.doc,
         ) from None
+    except Exception as error:  # e.g. not UTF-8: FastAPI's answer for a body it cannot read
+        raise HTTPException(
+            status_code=400, detail="There was an error parsing the body"
+        ) from error
 
 
 def _names_json(content_type: str) -> bool:
