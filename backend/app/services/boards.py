@@ -227,10 +227,7 @@ def _is_due(rule: progress.Rule, day: date, entries: progress.Entries) -> bool:
         return schedule.is_due_on(day)
     first, _ = schedule.period_bounds(day)
     done = sum(
-        1
+        progress.is_met(rule, entries.get(first + timedelta(days=offset)))
         for offset in range((day - first).days)
-        if (entry := entries.get(first + timedelta(days=offset))) is not None
-        and entry[progress.STATUS] == "done"
-        and rule.completion(entry[progress.VALUE]) >= 1
     )
     return done < schedule.times

@@ -208,7 +208,8 @@ def history(
     return days
 
 
-def _is_met(rule: Rule, entry: EntryLike | None) -> bool:
+def is_met(rule: Rule, entry: EntryLike | None) -> bool:
+    """A done check-in that reaches the rule's target."""
     return (
         entry is not None and entry[STATUS] == CHECKIN_DONE and rule.completion(entry[VALUE]) >= 1
     )
@@ -236,7 +237,7 @@ def units(timeline: Timeline, entries: Entries, today: date) -> list[UnitOutcome
 
 
 def _day_unit(rule: Rule, day: date, entry: EntryLike | None, today: date) -> UnitOutcome:
-    if _is_met(rule, entry):
+    if is_met(rule, entry):
         return UnitOutcome.MET
     if entry is not None and entry[STATUS] == CHECKIN_SKIPPED:
         return UnitOutcome.SKIPPED
@@ -259,7 +260,7 @@ def _period_unit(
     # times a month" is met by every day of February, not missed by construction.
     required = min(span, max(1, math.ceil(rule.schedule.times * span / period_length)))
     done = skipped = 0
-    # `_is_met` per day, inlined: the boards judge every day of every period a streak spans.
+    # `is_met` per day, inlined: the boards judge every day of every period a streak spans.
     boolean = rule.type == HabitType.BOOLEAN
     end = min(last, today)
     one_day = timedelta(days=1)
