@@ -69,11 +69,13 @@ class DriverRoute(APIRoute):
         claims = await verified_claims(request, await bearer(request))
         body = await _json_body(request) if self.dependant.body_params else None
         values = self._validated_arguments(request, body)
-        # What the endpoint sets on it (a status, headers) goes into the answer, as FastAPI does.
-        sub_response = Response()
-        del sub_response.headers["content-length"]
-        sub_response.status_code = None  # type: ignore[assignment]
+        # What the endpoint sets on it (a status, headers) goes into the answer, as FastAPI
+        # does; made only for an endpoint that takes it (the PUT, for its 201).
+        sub_response = None
         if self.dependant.response_param_name:
+            sub_response = Response()
+            del sub_response.headers["content-length"]
+            sub_response.status_code = None  # type: ignore[assignment]
             values[self.dependant.response_param_name] = sub_response
         async with acting_transaction(request, claims) as acting:
             values[self.acting_param_name] = acting
@@ -83,12 +85,14 @@ class DriverRoute(APIRoute):
         content = await serialize_response(
             field=self.response_field, response_content=result, dump_json=True
         )
+        status_code = sub_response.status_code if sub_response is not None else None
         response = Response(
             content,
-            status_code=sub_response.status_code or self.status_code or 200,
+            status_code=status_code or self.status_code or 200,
             media_type="application/json",
         )
-        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response is not None:
+            response.headers.raw.extend(sub_response.headers.raw)
         return response
 
     def _validated_arguments(self, request: Request, body: Any) -> dict[str, Any]:
