@@ -8,7 +8,7 @@ statements' rows as the plan says. It answers with the row counts.
 
 Served like Loopin (uvicorn, same worker count), configured by the environment:
 FLOOR_DATABASE_URL (`?pgbouncer=true` turns prepared-statement caching off, as in Loopin),
-FLOOR_PLAN (the plan's JSON file), FLOOR_POOL_SIZE / FLOOR_POOL_MAX (Loopin's 10 + 10).
+FLOOR_PLAN (the plan's JSON file), FLOOR_POOL_SIZE / FLOOR_POOL_MAX (Loopin's 20 + 10).
 
     uvicorn bench.floor_app:create_app --factory --workers 2 --no-access-log
 """
@@ -134,8 +134,8 @@ def create_app() -> Starlette:
         app.state.plan = plan
         app.state.pool = await asyncpg.create_pool(
             url.libpq_url,
-            min_size=int(os.environ.get("FLOOR_POOL_SIZE", "10")),
-            max_size=int(os.environ.get("FLOOR_POOL_MAX", "20")),
+            min_size=int(os.environ.get("FLOOR_POOL_SIZE", "20")),
+            max_size=int(os.environ.get("FLOOR_POOL_MAX", "30")),
             reset=_no_reset,
             # Behind PgBouncer in transaction mode, as Loopin: no statement cache, no
             # startup parameters.

@@ -3,12 +3,13 @@ pooled connection the server dropped, a failing handler and a commit do to the p
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.builders import Person, create_family, create_person
@@ -118,3 +119,23 @@ async def yesterday(connection: AsyncConnection) -> str:
     day = await connection.scalar(text("select (now() at time zone 'UTC')::date - 1"))
     await connection.commit()
     return str(day)
+
+
+async def test_a_steady_load_within_the_pool_keeps_its_connections(live_app: FastAPI) -> None:
+    """Sixteen requests at a time (a worker's share of 32 busy clients), again and again:
+    the connections opened for the first wave serve every later one. (An overflow connection
+    is closed as soon as it is returned, so a pool smaller than the steady concurrency opens
+    and closes connections all the time.)"""
+    database = live_app.state.database
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def one_request() -> None:
+        async with database.driver_connections.transaction() as connection:
+            await connection.execute("select pg_sleep(0.05)")
+
+    for _wave in range(4):
+        await asyncio.gather(*(one_request() for _ in range(16)))
+
+    assert len(opened) == 16
+    assert database.engine.pool.checkedin() == 16

@@ -114,7 +114,12 @@ class Settings(BaseSettings):
         default=None,
         description="session | transaction; unset: transaction when ?pgbouncer=true or port 6543.",
     )
-    database_pool_size: PositiveInt = 10
+    # Kept per worker: sized for a busy worker's steady concurrency, because SQLAlchemy closes
+    # an overflow connection as soon as it is returned. A steady load above the pool size
+    # opens and closes a connection every few requests: ~10 ms for the request that waits for
+    # it (a Postgres backend starts, authenticates, asyncpg introspects its types) and ~4 ms of
+    # the worker's CPU each. The overflow is for bursts only.
+    database_pool_size: PositiveInt = 20
     database_max_overflow: Annotated[int, Field(ge=0)] = 10
     database_pool_timeout: Annotated[float, Field(gt=0)] = 5.0
     database_pool_recycle: Annotated[int, Field(ge=-1)] = 1800
