@@ -64,7 +64,11 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        seconds[process.pid] = times.user + times.system
+        # With the children it has reaped: the postmaster's include the backends of the
+        # connections closed during the run, which are no longer there to be listed at its end.
+        seconds[process.pid] = (
+            times.user + times.system + times.children_user + times.children_system
+        )
     return seconds
 
 
