@@ -59,7 +59,7 @@ async def acting_as(
         "role": "authenticated",
         "aud": "authenticated",
     }
-    await configure_transaction(connection, settings, claims=claims)
+    await configure_transaction(connection, settings, claims_json=json.dumps(claims))
     try:
         yield
     finally:

@@ -39,7 +39,8 @@ async def test_parameterised_statements_in_many_transactions(pooled_database: Da
 
     async def one_transaction(n: int) -> int:
         async with pooled_database.sessionmaker() as session, session.begin():
-            await configure_transaction(session, pooled_database.settings, claims={"sub": "x"})
+            settings = pooled_database.settings
+            await configure_transaction(session, settings, claims_json='{"sub": "x"}')
             role = await session.scalar(text("select current_user"))
             assert role == "authenticated"
             value = await session.scalar(text("select cast(:n as int) + 1"), {"n": n})

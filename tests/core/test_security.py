@@ -602,14 +602,18 @@ class TestVerifiedTokenMemory:
         assert second == first
         assert decodes == [token]
 
-    async def test_remembered_for_a_bounded_time(
-        self, hs_verifier: TokenVerifier, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+    async def test_remembered_no_longer_than_the_keys(
+        self, decodes: list[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        token = hs256(claims())
-        await hs_verifier.verify(token)
-        later = time.time() + security.VERIFIED_TOKEN_SECONDS + 1
-        monkeypatch.setattr(security.time, "time", lambda: later)
-        await hs_verifier.verify(token)
+        verifier = TokenVerifier(jwt_secret=SECRET, jwks_url=None, jwks_cache_seconds=120)
+        token = hs256(claims(exp=int(time.time()) + 3600))
+        await verifier.verify(token)
+        now = time.time()
+        monkeypatch.setattr(security.time, "time", lambda: now + 119)
+        await verifier.verify(token)
+        assert decodes == [token]
+        monkeypatch.setattr(security.time, "time", lambda: now + 121)
+        await verifier.verify(token)
         assert decodes == [token, token]
 
     async def test_not_accepted_past_its_expiry(self) -> None:

@@ -80,7 +80,7 @@ ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]
 
 async def get_actor(session: SessionDep, settings: SettingsDep, claims: ClaimsDep) -> Actor:
     """Run the session's transaction as the token's user, for Postgres RLS."""
-    await configure_transaction(session, settings, claims=claims.claims)
+    await configure_transaction(session, settings, claims_json=claims.claims_json)
     return Actor.of(claims)
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 from uuid import uuid4
 
@@ -152,7 +151,7 @@ async def configure_transaction(
     target: AsyncSession | AsyncConnection,
     settings: Settings,
     *,
-    claims: dict[str, Any] | None = None,
+    claims_json: str | None = None,
 ) -> None:
     """Start the transaction's context: timeouts, and when a user acts, their JWT claims and
     the `authenticated` role, so Postgres RLS checks the same tenancy as the services."""
@@ -160,8 +159,8 @@ async def configure_transaction(
         "statement_timeout": f"{settings.statement_timeout_ms}ms",
         "lock_timeout": f"{settings.lock_timeout_ms}ms",
     }
-    if claims is None:
+    if claims_json is None:
         await target.execute(_SYSTEM_SETUP, params)
     else:
-        params["claims"] = json.dumps(claims, separators=(",", ":"), default=str)
+        params["claims"] = claims_json
         await target.execute(_USER_SETUP, params)

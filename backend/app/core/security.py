@@ -35,11 +35,13 @@ _ASYMMETRIC: dict[str, tuple[str, type]] = {
 }
 
 # A phone sends the same access token with every request for the token's life (an hour on
-# Supabase): once verified, it is remembered (by digest) for up to this long, never past its
-# `exp`, so the rest of its requests skip the signature check and PyJWT's parsing. Only
-# successful verifications are remembered; a bounded LRU, so a flood of tokens evicts.
-VERIFIED_TOKEN_SECONDS = 60.0
-VERIFIED_TOKEN_CACHE_SIZE = 4096
+# Supabase): once verified, it is remembered (by digest) until its `exp`, but no longer than
+# the signing keys themselves are trusted without a refetch (`jwks_cache_seconds`: a key
+# withdrawn from the JWKS stops verifying new tokens only then, too), so the rest of its
+# requests skip the signature check and PyJWT's parsing. Only successful verifications are
+# remembered; a bounded LRU, so a flood of tokens evicts. An entry is the digest and the
+# claims as Postgres reads them (~1 KB): 32k active sessions cost a worker ~35 MB.
+VERIFIED_TOKEN_CACHE_SIZE = 32 * 1024
 
 # Most specific first: InvalidSignatureError is a DecodeError.
 _REASONS: list[tuple[type[jwt.PyJWTError], str]] = [
@@ -65,9 +67,14 @@ class TokenClaims:
     sub: uuid.UUID
     email: str | None
     role: str
-    claims: dict[str, Any]
-    # As Postgres reads them (`request.jwt.claims`), serialized once per verified token.
-    claims_json: str = field(default="", repr=False)
+    # All the claims as Postgres reads them (`request.jwt.claims`), serialized once per
+    # verified token; kept as text only, so a remembered token costs little memory.
+    claims_json: str = field(repr=False)
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        claims: dict[str, Any] = json.loads(self.claims_json)
+        return claims
 
 
 class TokenVerifier:
@@ -119,16 +126,13 @@ class TokenVerifier:
                 self._verified.move_to_end(digest)
                 return claims
             del self._verified[digest]
-        claims = await self._checked(token)
-        self._verified[digest] = (
-            claims,
-            min(float(claims.claims["exp"]), now + VERIFIED_TOKEN_SECONDS),
-        )
+        claims, expires_at = await self._checked(token)
+        self._verified[digest] = (claims, min(expires_at, now + self._cache_seconds))
         if len(self._verified) > VERIFIED_TOKEN_CACHE_SIZE:
             self._verified.popitem(last=False)
         return claims
 
-    async def _checked(self, token: str) -> TokenClaims:
+    async def _checked(self, token: str) -> tuple[TokenClaims, float]:
         try:
             return await self._verify(token)
         except InvalidToken:
@@ -141,7 +145,8 @@ class TokenVerifier:
         except (ValueError, TypeError, OverflowError, RecursionError):
             raise InvalidToken("malformed token") from None
 
-    async def _verify(self, token: str) -> TokenClaims:
+    async def _verify(self, token: str) -> tuple[TokenClaims, float]:
+        """The token's claims and when it expires (its `exp`)."""
         if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed token")
         header = _unverified_header(token)
@@ -170,13 +175,13 @@ class TokenVerifier:
         # user_metadata is writable by the user, so nothing here ever reads it.
         email = payload.get("email")
         email = email if isinstance(email, str) and email else None
-        return TokenClaims(
+        claims = TokenClaims(
             sub=sub,
             email=email,
             role=role,
-            claims=payload,
             claims_json=json.dumps(payload, separators=(",", ":"), default=str),
         )
+        return claims, float(payload["exp"])
 
     async def _public_key(self, header: dict[str, Any], alg: str) -> Any:
         kid = header.get("kid")
