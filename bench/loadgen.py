@@ -64,18 +64,20 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        # With the children it has reaped: the postmaster's include the backends of the
-        # connections closed during the run, which are no longer there to be listed at its end.
-        seconds[process.pid] = (
-            times.user + times.system + times.children_user + times.children_system
-        )
+        seconds[process.pid] = times.user + times.system
     return seconds
 
 
 class Sampler:
-    """CPU time of a few process groups between start and stop (a group is listed again at
-    the end, so connections opened meanwhile count too), and the peak RSS of each server
-    worker, sampled every SAMPLE_SECONDS in a thread."""
+    """CPU time of a few process groups between start and stop, and the peak RSS of each
+    server worker, sampled every SAMPLE_SECONDS in a thread.
+
+    A group's CPU is the sum of each of its processes' own CPU time within the run: from its
+    value at the start (0 for a process started meanwhile, a new connection's backend) to
+    its last sample. Processes that exit during the run (a backend whose connection closed,
+    an autovacuum worker) count up to their last sample. Not the postmaster's reaped
+    children's times: those hold the whole life of every child that exited, so an
+    autovacuum worker that ran for minutes was once charged to the one run it ended in."""
 
     def __init__(self, workers: list[psutil.Process], groups: dict[str, Processes]):
         self.workers = workers
@@ -89,10 +91,16 @@ class Sampler:
             for index, worker in enumerate(self.workers):
                 with contextlib.suppress(psutil.NoSuchProcess):
                     self.peak_rss[index] = max(self.peak_rss[index], worker.memory_info().rss)
+            self._sample_cpu()
+
+    def _sample_cpu(self) -> None:
+        for name, group in self.groups.items():
+            self._latest[name].update(_cpu_seconds(group()))
 
     def __enter__(self) -> Sampler:
         self._started = time.monotonic()
         self._before = {name: _cpu_seconds(group()) for name, group in self.groups.items()}
+        self._latest = {name: dict(before) for name, before in self._before.items()}
         self._machine_before = psutil.cpu_times()
         self._thread.start()
         return self
@@ -100,11 +108,12 @@ class Sampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample_cpu()
         elapsed = time.monotonic() - self._started
         self.cpu_pct = {}
-        for name, group in self.groups.items():
+        for name, latest in self._latest.items():
             start = self._before[name]
-            used = sum(t - start.get(pid, 0.0) for pid, t in _cpu_seconds(group()).items())
+            used = sum(t - start.get(pid, 0.0) for pid, t in latest.items())
             self.cpu_pct[name] = 100 * used / elapsed
         after, before = psutil.cpu_times(), self._machine_before
         busy = (sum(after) - after.idle - after.iowait) - (

@@ -39,11 +39,13 @@ from bench.capture_sql import capture, normalize
 from bench.cluster import (
     DATA_DIR,
     bench_cluster,
+    database_directory,
     database_name,
     ensure_database,
     ids_path,
     recreate_database,
     start_cluster,
+    warm_os_cache,
 )
 from bench.loadgen import Processes, RunResult, database_processes, measure, run_wrk
 from bench.seed import HISTORY_DAYS, SCALES, migrations_digest, seed
@@ -115,6 +117,19 @@ def prepare(args: argparse.Namespace, name: str, document: dict[str, Any]) -> Sc
         for endpoint, statements in captured.items()
     }
     return Scale(name, url, ids, data_file, plan_file)
+
+
+def warm(scale: Scale) -> None:
+    directory = asyncio.run(database_directory(scale.url))
+    if directory is None:
+        say(f"scale {scale.name}: its files are not on this machine, not warmed")
+        return
+    started = time.monotonic()
+    read = warm_os_cache(directory)
+    say(
+        f"scale {scale.name}: read {read / 1e9:.1f} GB into the OS cache in "
+        f"{time.monotonic() - started:.0f} s"
+    )
 
 
 def smoke_check(servers: dict[str, Server], ids: dict[str, Any]) -> None:
@@ -352,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(start_cluster(cluster))
     try:
         scales = [prepare(args, name, document) for name in args.scales]
+        for scale in scales:
+            warm(scale)
         say(f"directly on Postgres: {len(args.modes)} modes x {len(scales)} scales ...")
         runs = run_route(args, scales, "direct")
         pooled = [scale for scale in scales if scale.name in args.pgbouncer_scales]
