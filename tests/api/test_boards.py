@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
+from app.services import boards
+from app.services.boards import RECENT_DAYS
 from tests.conftest import StatementLog
 from tests.support.builders import Person, add_member, create_family, create_person
 from tests.support.habits import (
@@ -412,6 +415,9 @@ class TestFamilyBoard:
 TODAY_STATEMENTS = 6
 # setup, family + membership, members, habits, versions, check-ins, routines
 FAMILY_BOARD_STATEMENTS = 7
+# The older check-ins of the habits whose streak goes back past the recent days (one
+# statement for all of them, only when there are such habits).
+LONG_STREAKS = 1
 
 KINDS: list[dict[str, Any]] = [
     {"name": "Read"},
@@ -481,7 +487,9 @@ class TestStatementBudget:
         few = await count_statements(client, sql_statements, "/v1/me/today", small)
         many = await count_statements(client, sql_statements, "/v1/me/today", big)
 
-        assert few == many == TODAY_STATEMENTS, sql_statements.statements
+        # big's streaks all go back 60 days: the older check-ins are read too, once.
+        assert few == TODAY_STATEMENTS, sql_statements.statements
+        assert many == TODAY_STATEMENTS + LONG_STREAKS, sql_statements.statements
         board = (await client.get("/v1/me/today", headers=big.headers)).json()
         # Every habit of big's 3 profiles has today's check-in (at its current target).
         assert len(board["habits"]) == 15
@@ -510,8 +518,51 @@ class TestStatementBudget:
             client, sql_statements, f"/v1/families/{big_family}/board", big
         )
 
-        assert few == many == FAMILY_BOARD_STATEMENTS, sql_statements.statements
+        assert few == FAMILY_BOARD_STATEMENTS, sql_statements.statements
+        assert many == FAMILY_BOARD_STATEMENTS + LONG_STREAKS, sql_statements.statements
         board = (await client.get(f"/v1/families/{big_family}/board", headers=big.headers)).json()
         assert len(board["members"]) == 4
         assert [(m["done_count"], m["total_count"]) for m in board["members"]] == [(5, 5)] * 4
         assert {m["is_managed"] for m in board["members"]} == {True, False}
+
+
+class TestRecentDaysFirst:
+    """The boards read the recent weeks of check-ins, then older ones only for the streaks
+    that go back further: the same answers as reading the whole look-back at once."""
+
+    async def test_the_same_boards_as_reading_the_whole_look_back(
+        self,
+        client: httpx.AsyncClient,
+        connection: AsyncConnection,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        big = await create_person(connection, "big")
+        family_id = (await build_big_world(connection, big))[0]
+        # Breaks at different depths: inside the recent days, just past them, and none.
+        await connection.execute(
+            text(
+                "delete from checkins c using habits h where h.id = c.habit_id"
+                " and h.family_id = :family and h.name = 'Read' and c.date = :recent"
+            ),
+            {"family": family_id, "recent": days_ago(10)},
+        )
+        await connection.execute(
+            text(
+                "delete from checkins c using habits h where h.id = c.habit_id"
+                " and h.family_id = :family and h.name in ('Swim', 'Piano')"
+                " and c.date between :older and :older + 6"
+            ),
+            {"family": family_id, "older": days_ago(RECENT_DAYS + 8)},
+        )
+        paths = ["/v1/me/today", f"/v1/families/{family_id}/board"]
+        paths += [f"{path}?date={days_ago(3)}" for path in paths]
+
+        answers = [(await client.get(path, headers=big.headers)).json() for path in paths]
+        monkeypatch.setattr(boards, "RECENT_DAYS", boards.STREAK_LOOKBACK_DAYS)
+        whole = [(await client.get(path, headers=big.headers)).json() for path in paths]
+
+        assert answers == whole
+        streaks = [h["current_streak"] for h in answers[0]["habits"]]
+        assert max(streaks) > RECENT_DAYS  # some went past the recent days
+        read = [h for h in answers[1]["members"][0]["habits"] if h["name"] == "Read"]
+        assert read[0]["current_streak"] == 10  # broken 10 days ago: the last 10 days

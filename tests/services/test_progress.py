@@ -243,6 +243,40 @@ class TestCurrentStreakWalkingBack:
         expected = progress.current_streak(progress.units(timeline, habit.entries, habit.today))
         assert progress.current_streak_at(timeline, habit.entries, habit.today) == expected
 
+    @REFERENCE
+    @given(habits(), st.integers(0, 60))
+    def test_from_recent_days_only_it_answers_right_or_not_at_all(
+        self, habit: Habit, recent_days: int
+    ) -> None:
+        known_from = habit.today - timedelta(days=recent_days)
+        recent = {day: entry for day, entry in habit.entries.items() if day >= known_from}
+
+        streak = progress.current_streak_if_known(
+            habit.timeline, recent, habit.today, known_from=known_from
+        )
+
+        if streak is not None:
+            assert streak == habit.current_streak()
+        if known_from <= habit.start:
+            assert streak == habit.current_streak()  # nothing before: always known
+
+    def test_a_streak_back_past_the_recent_days_needs_the_older_ones(self) -> None:
+        start = date(2026, 1, 1)
+        today = start + timedelta(days=49)
+        habit = Habit((boolean(daily(), start),), start, dated(start, *[done()] * 50), today)
+        broken = habit.with_entry(today - timedelta(days=5), None)
+        known_from = today - timedelta(days=20)
+
+        def from_recent_days(habit: Habit) -> int | None:
+            recent = {day: entry for day, entry in habit.entries.items() if day >= known_from}
+            return progress.current_streak_if_known(
+                habit.timeline, recent, today, known_from=known_from
+            )
+
+        assert habit.current_streak() == 50
+        assert from_recent_days(habit) is None
+        assert from_recent_days(broken) == broken.current_streak() == 5
+
 
 class TestScoreBounds:
     @PROPERTIES

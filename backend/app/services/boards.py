@@ -23,6 +23,11 @@ from app.services.scope import FamilyNotFound
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
 STREAK_LOOKBACK_DAYS = 400
+# A board reads these last days of check-ins first: they hold the period of any schedule
+# (a month at most) and most current streaks. Only the habits whose streak goes back further
+# get older check-ins, in one more statement: a view costs its recent weeks, not a year of
+# history per habit.
+RECENT_DAYS = 35
 
 # The caller's clock (UTC until their profile exists) and their memberships.
 _ME = """
@@ -127,14 +132,21 @@ class BoardService:
         habits = await self.sql.fetch(_HABITS, member_ids, day)
         habit_ids = [habit["id"] for habit in habits]
         versions = await fetch_versions(self.sql, habit_ids)
-        entries = await self._entries(habit_ids, day - timedelta(days=STREAK_LOOKBACK_DAYS), day)
+        known_from = day - timedelta(days=RECENT_DAYS)
+        entries = await self._entries(habit_ids, known_from, day)
         statuses: dict[uuid.UUID, str] = {}
+        longer: list[tuple[Any, dict[str, object]]] = []
         for habit in habits:
-            card = evaluate(habit, versions[habit["id"]], entries[habit["id"]], day, today)
+            habit_versions, habit_entries = versions[habit["id"]], entries[habit["id"]]
+            card = evaluate(habit, habit_versions, habit_entries, day, today, known_from)
             if card is None:
                 continue
             statuses[habit["id"]] = str(card["status"])
             habits_by_member[habit["assignee_id"]].append(card)
+            if card["current_streak"] is None:
+                longer.append((habit, card))
+        if longer:
+            await self._complete_streaks(longer, versions, entries, day, known_from)
         routines = await self.sql.fetch(_ROUTINES, member_ids, day)
         for routine in sorted(routines, key=_routine_order):
             schedule = routine["schedule"]
@@ -157,6 +169,26 @@ class BoardService:
                 }
             )
         return habits_by_member, routines_by_member
+
+    async def _complete_streaks(
+        self,
+        longer: list[tuple[Any, dict[str, object]]],
+        versions: dict[uuid.UUID, list[Any]],
+        recent: dict[uuid.UUID, dict[date, progress.EntryLike]],
+        day: date,
+        known_from: date,
+    ) -> None:
+        """The streaks that go back past the recent days, from the rest of the look-back."""
+        older = await self._entries(
+            [habit["id"] for habit, _ in longer],
+            day - timedelta(days=STREAK_LOOKBACK_DAYS),
+            known_from - timedelta(days=1),
+        )
+        for habit, card in longer:
+            entries = older[habit["id"]] | recent[habit["id"]]
+            card["current_streak"] = progress.current_streak_at(
+                streak_timeline(habit, versions[habit["id"]], day), entries, day
+            )
 
     async def _entries(
         self, habit_ids: list[uuid.UUID], first: date, last: date
@@ -181,17 +213,25 @@ def _due_by_schedule(schedule: progress.Schedule, day: date) -> bool:
     return schedule.kind == "per_period" or schedule.is_due_on(day)
 
 
+def streak_timeline(habit: Any, versions: list[Any], day: date) -> progress.Timeline:
+    """The habit's rules over the look-back window: every day in it is judged as on the
+    whole timeline."""
+    window_start = max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS))
+    return timeline_of_records(versions, window_start)
+
+
 def evaluate(
     habit: Any,
     versions: list[Any],
     entries: progress.Entries,
     day: date,
     today: date,
+    known_from: date,
 ) -> dict[str, object] | None:
-    """The habit's card on `day` (from its records), or None when it is not due that day."""
-    # Streaks look back a bounded window; every day in it is judged as on the whole timeline.
-    window_start = max(habit["start_date"], day - timedelta(days=STREAK_LOOKBACK_DAYS))
-    timeline = timeline_of_records(versions, window_start)
+    """The habit's card on `day` from its records and its check-ins since `known_from` (the
+    current period's included), or None when it is not due that day. Its `current_streak`
+    is None when those check-ins cannot tell it: it goes back further."""
+    timeline = streak_timeline(habit, versions, day)
     rule = timeline.rule_on(day)
     if rule is None:
         return None
@@ -214,7 +254,9 @@ def evaluate(
         "value": entry[progress.VALUE] if entry is not None else None,
         "target_value": rule.target_value,
         "unit": unit,
-        "current_streak": progress.current_streak_at(timeline, entries, day),
+        "current_streak": progress.current_streak_if_known(
+            timeline, entries, day, known_from=known_from
+        ),
         "color": habit["color"],
         "icon": habit["icon"],
         "sort_order": habit["sort_order"],

@@ -294,8 +294,20 @@ def current_streak(outcomes: Sequence[UnitOutcome]) -> int:
 def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
     """`current_streak(units(timeline, entries, today))`, walking back from today and
     stopping at the first missed unit: a view of many habits pays for their current streaks,
-    not for their whole histories. Each unit is the one `units` would have built: it starts
-    where the period, the rule's time in force or the habit starts, whichever is latest."""
+    not for their whole histories."""
+    streak = current_streak_if_known(timeline, entries, today, known_from=timeline.start_date)
+    assert streak is not None
+    return streak
+
+
+def current_streak_if_known(
+    timeline: Timeline, entries: Entries, today: date, *, known_from: date
+) -> int | None:
+    """`current_streak_at` when `entries` holds only the check-ins from `known_from` on: the
+    streak, or None when the walk would need an earlier day to tell (it got back to
+    `known_from` without a miss, or to a unit that starts before it). Each unit is the one
+    `units` would have built: it starts where the period, the rule's time in force or the
+    habit starts, whichever is latest."""
     streak = 0
     day = today
     one_day = timedelta(days=1)
@@ -309,7 +321,8 @@ def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
             weekdays = schedule.weekdays if schedule.kind == "weekdays" else None
             boolean = rule.type == HabitType.BOOLEAN
             segment_start = timeline.segment_start(rule)
-            while day >= segment_start:
+            lowest = max(segment_start, known_from)
+            while day >= lowest:
                 if weekdays is None or day.isoweekday() in weekdays:
                     entry = entries.get(day)
                     if entry is None:
@@ -322,9 +335,13 @@ def current_streak_at(timeline: Timeline, entries: Entries, today: date) -> int:
                     elif entry[STATUS] != CHECKIN_SKIPPED and day != today:
                         return streak  # missed
                 day -= one_day
+            if day >= segment_start:
+                return None  # the segment goes on before `known_from`
             continue
         period_first, period_last = schedule.period_bounds(day)
         first = max(period_first, timeline.segment_start(rule))
+        if first < known_from:
+            return None
         segment_end = timeline.segment_end(rule)
         last = min(period_last, segment_end) if segment_end else period_last
         outcome = _period_unit(rule, first, last, period_first, period_last, entries, today)
