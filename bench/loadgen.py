@@ -76,8 +76,8 @@ class Sampler:
     value at the start (0 for a process started meanwhile, a new connection's backend) to
     its last sample. Processes that exit during the run (a backend whose connection closed,
     an autovacuum worker) count up to their last sample. Not the postmaster's reaped
-    children's times: those hold the whole life of every child that exited, so an
-    autovacuum worker that ran for minutes was once charged to the one run it ended in."""
+    children's times: those hold the whole life of every child that exited, so a long-lived
+    one (most likely an autovacuum worker) was once charged to the one run it ended in."""
 
     def __init__(self, workers: list[psutil.Process], groups: dict[str, Processes]):
         self.workers = workers

@@ -1,6 +1,7 @@
 """The today board (the caller's due habits and routines across their families) and a
-family's board (every member's progress); both run a fixed number of SQL statements, whatever
-the number of families, members, habits or days of history."""
+family's board (every member's progress); both run a fixed number of SQL statements (one more
+when some streak goes back past the recent days), whatever the number of families, members,
+habits or days of history."""
 
 from __future__ import annotations
 

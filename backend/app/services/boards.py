@@ -1,7 +1,8 @@
 """The two screens the app opens most: the caller's today board across families, and a
-family's board of every member. Each runs a fixed number of statements, whatever the number
-of families, members, habits or days of history, on the asyncpg connection directly
-(`app.core.sql`): they are the hot path of the app."""
+family's board of every member. Each runs a fixed number of statements (one more when some
+habit's streak goes back past the recent days), whatever the number of families, members,
+habits or days of history, on the asyncpg connection directly (`app.core.sql`): they are the
+hot path of the app."""
 
 from __future__ import annotations
 
