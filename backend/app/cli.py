@@ -26,6 +26,7 @@ from app.core.local_auth import (
 )
 from app.core.migrations import current_revision, head_revision, upgrade_to_head
 from app.core.security import mint_token
+from app.demo_habits import seed_demo
 from app.seed import (
     DEMO_FAMILY_NAME,
     DEMO_MEMBERS,
@@ -35,7 +36,6 @@ from app.seed import (
     LoginUnavailable,
     ensure_login,
     normalize_email,
-    seed_demo_family,
 )
 
 T = TypeVar("T")
@@ -159,7 +159,7 @@ def serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             say("applying migrations ...")
             upgrade_to_head(url)
-            demo = in_transaction(settings, url, seed_demo_family)
+            demo = in_transaction(settings, url, seed_demo)
             _show_demo(settings, demo, args)
         else:
             problem = asyncio.run(_check_reachable(settings, url))
@@ -257,7 +257,7 @@ def seed(_: argparse.Namespace) -> int:
     settings = load_settings()
     refuse_in_production(settings, "seed")
     with command_database(settings) as url:
-        demo = in_transaction(settings, url, seed_demo_family)
+        demo = in_transaction(settings, url, seed_demo)
     say(
         f"demo family {DEMO_FAMILY_NAME!r} ({demo.family_id}) "
         f"{'created' if demo.created else 'was already there'}; "
