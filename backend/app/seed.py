@@ -17,10 +17,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.supabase_shape import EMULATION_MARKER
 from app.models import Family, FamilyMember, User, auth_users
 from app.models.enums import MemberRole
 
-# Must equal MARKER in migration 0001: it tells "our" auth.users from Supabase's.
+# Must equal MARKER in migration 0001: it tells "our" auth.users from Supabase's (so does the
+# marker of the Supabase-shaped embedded database, whose auth.users is ours too).
 COMPAT_MARKER = "created by loopin: supabase compatibility slice"
 
 # Local logins get a uuid5 of their email in this namespace, so one email is one user even
@@ -62,7 +64,7 @@ async def auth_users_are_ours(connection: AsyncConnection) -> bool:
     description = await connection.scalar(
         text("select obj_description(to_regclass('auth.users'), 'pg_class')")
     )
-    return bool(description == COMPAT_MARKER)
+    return description in (COMPAT_MARKER, EMULATION_MARKER)
 
 
 async def find_login(connection: AsyncConnection, email: str) -> Login | None:
@@ -103,6 +105,7 @@ async def ensure_login(
             id=local_login_id(email),
             email=email,
             raw_user_meta_data={"full_name": full_name} if full_name else {},
+            created_at=func.now(),  # Supabase's auth.users has no default: Auth sets it
         )
         .on_conflict_do_nothing(index_elements=[auth_users.c.id])
     )

@@ -1,26 +1,36 @@
 """Where the tests' Postgres comes from: TEST_DATABASE_URL, testcontainers when asked, or the
-embedded server in a throw-away folder."""
+embedded server in a throw-away folder, in the shape `LOOPIN_TEST_DB_SHAPE` names:
+`supabase` (the default: prepared as Supabase prepares a project, `app.core.supabase_shape`)
+or `plain` (a plain Postgres, where migration 0001 creates the slice of Supabase we use)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.embedded_db import EmbeddedPostgres, free_port
+from app.core.supabase_shape import DatabaseShape
+
+
+def test_database_shape() -> DatabaseShape:
+    return DatabaseShape(os.environ.get("LOOPIN_TEST_DB_SHAPE", DatabaseShape.SUPABASE.value))
 
 
 @contextmanager
 def embedded_test_server() -> Iterator[EmbeddedPostgres]:
     folder = Path(tempfile.mkdtemp(prefix="loopin-test-pg-"))
-    server = EmbeddedPostgres(data_dir=folder, port=free_port())
+    server = EmbeddedPostgres(data_dir=folder, port=free_port(), shape=test_database_shape())
     server.start()
     try:
         yield server
@@ -29,11 +39,24 @@ def embedded_test_server() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Supabase's own Postgres image runs Supabase's init scripts and migrations at its first start;
+# the plain image is the Postgres that migration 0001 completes.
+SUPABASE_IMAGE = os.environ.get("LOOPIN_TEST_SUPABASE_IMAGE", "supabase/postgres:17.4.1.009")
+PLAIN_IMAGE = "postgres:16-alpine"
+
+
 @contextmanager
 def testcontainers_url() -> Iterator[str]:
     from testcontainers.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:16-alpine", driver=None) as container:
+    if test_database_shape() is DatabaseShape.SUPABASE:
+        # The image's `postgres` is the demoted, non-superuser role, as on a hosted project.
+        container = PostgresContainer(
+            SUPABASE_IMAGE, username="postgres", password="postgres", dbname="postgres", driver=None
+        )
+    else:
+        container = PostgresContainer(PLAIN_IMAGE, driver=None)
+    with container:
         yield container.get_connection_url()
 
 
@@ -49,6 +72,32 @@ def test_server_url() -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     else:
         with embedded_test_server() as server:
             yield server.url, server
+
+
+@dataclass
+class TestServer:
+    __test__ = False  # not a test class, whatever its name
+
+    url: str
+    embedded: EmbeddedPostgres | None  # lets fault tests restart it
+
+
+def create_database(url: str, embedded: EmbeddedPostgres | None, name: str) -> str:
+    """A new database beside the test database, shaped like it; its URL."""
+    server = url.rsplit("/", 1)[0]
+    if embedded is not None:
+        embedded.create_database(name)
+    else:
+
+        async def create() -> None:
+            connection = await asyncpg.connect(f"{server}/postgres")
+            try:
+                await connection.execute(f'create database "{name}"')
+            finally:
+                await connection.close()
+
+        asyncio.run(create())
+    return f"{server}/{name}"
 
 
 class TestDriverConnection:

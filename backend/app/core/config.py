@@ -15,6 +15,8 @@ from zoneinfo import available_timezones
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.supabase_shape import DatabaseShape
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -132,6 +134,9 @@ class Settings(BaseSettings):
     health_timeout_seconds: Annotated[float, Field(gt=0)] = 2.0
     loopin_data_dir: Path = REPO_ROOT / ".loopin"
     embedded_port: Annotated[int, Field(gt=0, lt=65536)] = 54329
+    # How a new embedded cluster is prepared (app.core.supabase_shape); an existing data
+    # folder keeps the shape it was made with.
+    embedded_db_shape: DatabaseShape = DatabaseShape.SUPABASE
 
     # --- auth (Supabase) ---
     supabase_url: str | None = Field(default=None, description="https://<ref>.supabase.co")

@@ -14,6 +14,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.supabase_shape import (
+    CLUSTER_STATEMENTS,
+    DATABASE_STATEMENTS,
+    MIGRATING_ROLE,
+    SUPERUSER,
+    DatabaseShape,
+)
+
 # The wheel computes a runtime folder at import; without XDG_RUNTIME_DIR (containers, CI)
 # platformdirs warns about its fallback. We pass our own folders, so that one is unused.
 with warnings.catch_warnings():
@@ -42,8 +50,13 @@ def free_port() -> int:
 
 @dataclass
 class EmbeddedPostgres:
+    """A local cluster. With `shape=SUPABASE` it is prepared as Supabase prepares a project
+    (`app.core.supabase_shape`): the superuser is `supabase_admin`, and the app and its
+    migrations connect as the non-superuser `postgres`, as they do on Supabase."""
+
     data_dir: Path
     port: int
+    shape: DatabaseShape = DatabaseShape.PLAIN
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.expanduser().resolve()
@@ -51,18 +64,33 @@ class EmbeddedPostgres:
         self._server: PostgresServer | None = None
 
     @property
+    def superuser(self) -> str:
+        return SUPERUSER if self.shape is DatabaseShape.SUPABASE else MIGRATING_ROLE
+
+    def url_of(self, database: str, user: str = MIGRATING_ROLE) -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
+        """What the app and the migrations use: `postgres` on the app's database."""
+        return self.url_of(DATABASE_NAME)
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.url_of("postgres", self.superuser)
+
+    @property
+    def superuser_url(self) -> str:
+        """The app's database as the cluster's superuser (tests that force broken rows in)."""
+        return self.url_of(DATABASE_NAME, self.superuser)
 
     def _handle(self) -> PostgresServer:
         if self._server is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.pgdata.mkdir(exist_ok=True)
             self._server = PostgresServer(self.pgdata, cleanup_mode=None)
+            # initdb's bootstrap superuser: Supabase's is `supabase_admin`, not `postgres`.
+            self._server.postgres_user = self.superuser
         return self._server
 
     def _pg(self, command: str, *args: str, timeout: float = 60) -> str:
@@ -108,19 +136,31 @@ class EmbeddedPostgres:
             )
         self._ensure_database()
 
+    def _psql(self, url: str, sql: str) -> str:
+        return self._pg("psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", url, "-c", sql)
+
     def _ensure_database(self) -> None:
-        exists = self._pg(
-            "psql",
-            "-X",
-            "-tA",
-            self.admin_url,
-            "-c",
-            f"select 1 from pg_database where datname = '{DATABASE_NAME}'",  # noqa: S608 (constant)
-        ).strip()
-        if exists != "1":
-            self._pg(
-                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", DATABASE_NAME
+        if self.shape is DatabaseShape.SUPABASE:
+            roles_exist = self._psql(
+                self.admin_url,
+                f"select 1 from pg_roles where rolname = '{MIGRATING_ROLE}'",  # noqa: S608
             )
+            if roles_exist.strip() != "1":
+                self._psql(self.admin_url, ";\n".join(CLUSTER_STATEMENTS))
+        self.create_database(DATABASE_NAME)
+
+    def create_database(self, name: str) -> None:
+        """A database owned by `postgres` (as on Supabase), shaped like the cluster; kept if it
+        exists."""
+        exists = self._psql(
+            self.admin_url,
+            f"select 1 from pg_database where datname = '{name}'",  # noqa: S608 (our names)
+        )
+        if exists.strip() == "1":
+            return
+        self._psql(self.admin_url, f'create database "{name}" owner {MIGRATING_ROLE}')
+        if self.shape is DatabaseShape.SUPABASE:
+            self._psql(self.url_of(name, SUPERUSER), ";\n".join(DATABASE_STATEMENTS))
 
     def stop(self, mode: str = "fast") -> None:
         if self.is_running():
@@ -131,13 +171,23 @@ class EmbeddedPostgres:
         self.start()
 
 
-def embedded_from_env(data_dir: Path, preferred_port: int) -> EmbeddedPostgres:
-    """The server for this data folder, on the port it used before if it has one."""
+def embedded_from_env(
+    data_dir: Path, preferred_port: int, shape: DatabaseShape = DatabaseShape.SUPABASE
+) -> EmbeddedPostgres:
+    """The server for this data folder, on the port and in the shape it had before if it
+    has one (a folder from before shapes existed is plain); else as asked."""
     port_file = data_dir / "port"
+    shape_file = data_dir / "shape"
     if port_file.exists():
         port = int(port_file.read_text().strip())
+        shape = (
+            DatabaseShape(shape_file.read_text().strip())
+            if shape_file.exists()
+            else DatabaseShape.PLAIN
+        )
     else:
         port = preferred_port if port_is_free(preferred_port) else free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         port_file.write_text(f"{port}\n")
-    return EmbeddedPostgres(data_dir=data_dir, port=port)
+        shape_file.write_text(f"{shape.value}\n")
+    return EmbeddedPostgres(data_dir=data_dir, port=port, shape=shape)
