@@ -25,14 +25,8 @@ from app.core.database import Database
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.support.builders import TEST_JWT_SECRET
-from tests.support.databases import TestDriverConnection, test_server_url
+from tests.support.databases import TestDriverConnection, TestServer, test_server_url
 from tests.support.pgbouncer import find_pgbouncer, running_pgbouncer
-
-
-@dataclass
-class TestServer:
-    url: str
-    embedded: Any  # EmbeddedPostgres | None: lets fault tests restart it
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +105,7 @@ def app_on_connection(settings: Settings, connection: AsyncConnection) -> FastAP
 @pytest.fixture
 async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     async def back_to_owner(_: httpx.Response) -> None:
-        # A request's `SET LOCAL ROLE authenticated` outlives its savepoint inside the test's
+        # A request's `SET LOCAL ROLE loopin_api` outlives its savepoint inside the test's
         # outer transaction; the test's own set-up and checks run as the owner again.
         await connection.execute(text("reset role"))
 

@@ -1,5 +1,5 @@
-"""Postgres row-level security on its own: raw SQL in a request-like transaction (role
-`authenticated` with the caller's JWT claims, exactly as `configure_transaction` sets them),
+"""Postgres row-level security on its own: raw SQL in a request-like transaction (the request
+role `loopin_api` with the caller's JWT claims, exactly as `configure_transaction` sets them),
 bypassing the services on purpose. If a service forgot its tenant filter, this is what would
 still stand between family A and family B.
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import Settings
 from app.core.database import configure_transaction
+from app.core.roles import REQUEST_ROLE
 from app.services.invitations import hash_token
 from tests.support.builders import Person, add_member
 from tests.support.family_roles import (
@@ -31,10 +32,15 @@ from tests.support.family_roles import (
     build_two_families,
     stored_state,
 )
+from tests.support.sql_roles import (
+    INSUFFICIENT_PRIVILEGE,
+    back_to_owner,
+    raw_context,
+    rejected,
+)
 from tests.support.tenancy import assert_problem
 
 TENANT_TABLES = ("users", "families", "family_members", "invitations")
-INSUFFICIENT_PRIVILEGE = "42501"  # both "permission denied" and "violates row-level security"
 
 
 @pytest.fixture
@@ -52,7 +58,7 @@ async def two_families(connection: AsyncConnection, client: httpx.AsyncClient) -
 async def acting_as(
     connection: AsyncConnection, settings: Settings, person: Person
 ) -> AsyncIterator[None]:
-    """What a request does for this person: role `authenticated`, their claims."""
+    """What a request does for this person: the request role, their claims."""
     claims = {
         "sub": str(person.user_id),
         "email": person.email,
@@ -63,39 +69,7 @@ async def acting_as(
     try:
         yield
     finally:
-        await _back_to_owner(connection)
-
-
-@asynccontextmanager
-async def raw_context(
-    connection: AsyncConnection, *, role: str, claims: str
-) -> AsyncIterator[None]:
-    """Any role with any claims text ('' = no claims at all), set the way requests set them."""
-    await connection.execute(
-        text(
-            "select set_config('request.jwt.claims', :claims, true),"
-            " set_config('role', :role, true)"
-        ),
-        {"claims": claims, "role": role},
-    )
-    try:
-        yield
-    finally:
-        await _back_to_owner(connection)
-
-
-async def _back_to_owner(connection: AsyncConnection) -> None:
-    await connection.execute(text("reset role"))
-    await connection.execute(text("select set_config('request.jwt.claims', '', true)"))
-
-
-async def rejected(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> str:
-    """Run a statement that must fail; its SQLSTATE and message."""
-    with pytest.raises(DBAPIError) as failure:
-        async with connection.begin_nested():
-            await connection.execute(text(sql), params)
-    error = failure.value.orig
-    return f"{getattr(error, 'sqlstate', None)}: {error}"
+        await back_to_owner(connection)
 
 
 async def visible_ids(connection: AsyncConnection, table: str) -> set[uuid.UUID]:
@@ -418,10 +392,10 @@ class TestPlainMemberWrites:
 
 
 class TestAnonRole:
-    """`anon` has no privileges on the tenant tables at all (the migration grants them to
-    `authenticated` only), so Postgres refuses before RLS is even consulted: permission denied,
-    not zero rows. (On Supabase, default privileges also grant the tables to `anon`; there the
-    policies, all `to authenticated`, leave it zero rows. Nothing readable either way.)"""
+    """`anon` has no privileges on the tenant tables at all (migration 0005 revokes even what
+    Supabase's default privileges grant), so Postgres refuses before RLS is even consulted:
+    permission denied, not zero rows. Every Data API role is tried on every table and function
+    in `tests/test_data_api_matrix.py`."""
 
     @pytest.mark.parametrize("table", TENANT_TABLES)
     async def test_cannot_read_even_with_a_members_claims(
@@ -464,7 +438,7 @@ NO_USER_CLAIMS = [
 ]
 
 
-class TestAuthenticatedWithoutAUser:
+class TestRequestRoleWithoutAUser:
     @pytest.mark.parametrize("table", TENANT_TABLES)
     @pytest.mark.parametrize("claims", NO_USER_CLAIMS)
     async def test_sees_nothing(
@@ -472,7 +446,7 @@ class TestAuthenticatedWithoutAUser:
     ) -> None:
         assert await owned_ids(connection, table, two_families.family_id)
 
-        async with raw_context(connection, role="authenticated", claims=claims):
+        async with raw_context(connection, role=REQUEST_ROLE, claims=claims):
             visible = await visible_ids(connection, table)
 
         assert visible == set()
@@ -490,7 +464,7 @@ class TestAuthenticatedWithoutAUser:
     ) -> None:
         before = await stored_state(connection, two_families)
 
-        async with raw_context(connection, role="authenticated", claims=""):
+        async with raw_context(connection, role=REQUEST_ROLE, claims=""):
             error = await rejected(
                 connection, call, {"hash": hash_token(two_families.invitation_token)}
             )
@@ -502,7 +476,7 @@ class TestAuthenticatedWithoutAUser:
     async def test_cannot_insert_a_member(
         self, connection: AsyncConnection, two_families: TwoFamilies
     ) -> None:
-        async with raw_context(connection, role="authenticated", claims=""):
+        async with raw_context(connection, role=REQUEST_ROLE, claims=""):
             error = await rejected(
                 connection,
                 "insert into family_members (family_id, display_name, role)"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import PoolMode
 from app.core.database import Database, configure_transaction
+from app.core.roles import REQUEST_ROLE
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.builders import create_family, create_person
@@ -42,7 +43,7 @@ async def test_parameterised_statements_in_many_transactions(pooled_database: Da
             settings = pooled_database.settings
             await configure_transaction(session, settings, claims_json='{"sub": "x"}')
             role = await session.scalar(text("select current_user"))
-            assert role == "authenticated"
+            assert role == REQUEST_ROLE
             value = await session.scalar(text("select cast(:n as int) + 1"), {"n": n})
             return int(value)
 

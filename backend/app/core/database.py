@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
 from app.core.disconnects import means_unavailable
+from app.core.roles import REQUEST_ROLE
 from app.core.sql import DriverConnections, PooledDriverConnections
 
 
@@ -143,7 +144,7 @@ _TIMEOUTS = (
 _SYSTEM_SETUP = text(_TIMEOUTS)
 _USER_SETUP = text(
     _TIMEOUTS + ", set_config('request.jwt.claims', :claims, true),"
-    " set_config('role', 'authenticated', true)"
+    f" set_config('role', '{REQUEST_ROLE}', true)"
 )
 
 
@@ -154,7 +155,7 @@ async def configure_transaction(
     claims_json: str | None = None,
 ) -> None:
     """Start the transaction's context: timeouts, and when a user acts, their JWT claims and
-    the `authenticated` role, so Postgres RLS checks the same tenancy as the services."""
+    the request role, so Postgres RLS checks the same tenancy as the services."""
     params = {
         "statement_timeout": f"{settings.statement_timeout_ms}ms",
         "lock_timeout": f"{settings.lock_timeout_ms}ms",

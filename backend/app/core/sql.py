@@ -8,7 +8,7 @@ and talk to the driver directly: SQL written once as module constants, parameter
 position, rows as asyncpg records. Every other endpoint keeps the ORM session.
 
 Same rules as a session's transaction: one transaction per request, committed before the
-response is sent; the caller's claims and the `authenticated` role set first (RLS applies);
+response is sent; the caller's claims and the request role set first (RLS applies);
 a connection the server dropped is invalidated, never handed out again.
 """
 
@@ -28,12 +28,13 @@ from app.core.config import Settings
 from app.core.deadlines import database_deadline
 from app.core.disconnects import means_disconnect
 from app.core.errors import DatabaseUnavailable
+from app.core.roles import REQUEST_ROLE
 
 # One round trip for the transaction's context, as `configure_transaction` sets it for a
 # session; `set_config(..., true)` is SET LOCAL, safe on a transaction-mode pooler.
 USER_SETUP = (
     "select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),"
-    " set_config('request.jwt.claims', $3, true), set_config('role', 'authenticated', true)"
+    f" set_config('request.jwt.claims', $3, true), set_config('role', '{REQUEST_ROLE}', true)"
 )
 
 
