@@ -54,6 +54,32 @@ class TestDoctor:
         assert result.returncode == 0, result.stdout
         assert "[ok] migrations" in result.stdout
         assert "[ok] pooler mode: session" in result.stdout
+        assert "[ok] data API exposure" in result.stdout
+        assert "[ok] request role" in result.stdout
+
+    def test_flags_what_the_data_api_can_reach(self, database_url: str) -> None:
+        """A grant to a Data API role, as a dashboard click would add it, fails the check."""
+
+        async def run(sql: str) -> None:
+            connection = await asyncpg.connect(database_url)
+            try:
+                await connection.execute(sql)
+            finally:
+                await connection.close()
+
+        asyncio.run(run("grant select on public.checkins to authenticated"))
+        try:
+            result = run_loopin(
+                "doctor", env={"DATABASE_URL": database_url, "SUPABASE_JWT_SECRET": "x" * 40}
+            )
+        finally:
+            asyncio.run(run("revoke select on public.checkins from authenticated"))
+
+        assert result.returncode == 1, result.stdout
+        assert "[FAIL] data API exposure" in result.stdout
+        assert "authenticated: SELECT on checkins" in result.stdout
+        assert "revoke all on <object> from anon, authenticated" in result.stdout
+        assert "[ok] request role" in result.stdout
 
     def test_bad_setting_is_one_line(self) -> None:
         result = run_loopin("doctor", env={"DATABASE_URL": "mysql://x/y"})

@@ -18,6 +18,7 @@ from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load
 from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
 from app.core.embedded_db import EmbeddedPostgres, embedded_from_env
+from app.core.exposure import data_api_exposure, request_role_usable
 from app.core.local_auth import (
     ensure_local_secret,
     hs256_secret,
@@ -25,6 +26,7 @@ from app.core.local_auth import (
     uses_local_secret,
 )
 from app.core.migrations import current_revision, head_revision, upgrade_to_head
+from app.core.roles import REQUEST_ROLE
 from app.core.security import mint_token
 from app.demo_habits import seed_demo
 from app.seed import (
@@ -54,7 +56,9 @@ def say(message: str) -> None:
 @contextmanager
 def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
     """Start the embedded Postgres, point this process (and its workers) at it, stop it after."""
-    server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
+    server = embedded_from_env(
+        settings.loopin_data_dir, settings.embedded_port, settings.embedded_db_shape
+    )
     first_start = not (server.pgdata / "PG_VERSION").exists()
     say(
         f"starting embedded Postgres in {server.data_dir}"
@@ -76,7 +80,9 @@ def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
 def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
     """The embedded Postgres, migrated, for one command: started if it was not running, and
     then stopped again; left alone if it was (a `loopin serve` may be using it)."""
-    server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
+    server = embedded_from_env(
+        settings.loopin_data_dir, settings.embedded_port, settings.embedded_db_shape
+    )
     was_running = server.is_running()
     if not was_running:
         say(f"starting embedded Postgres in {server.data_dir} for this command ...")
@@ -286,7 +292,9 @@ def doctor(_: argparse.Namespace) -> int:
 
     url = settings.runtime_url
     if url is None:
-        server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
+        server = embedded_from_env(
+            settings.loopin_data_dir, settings.embedded_port, settings.embedded_db_shape
+        )
         running = server.is_running()
         check(
             "database",
@@ -321,6 +329,27 @@ def doctor(_: argparse.Namespace) -> int:
             current == head,
             f"database at {current}, code at {head}",
             "run `alembic upgrade head` with DIRECT_URL set (or `loopin serve` for embedded)",
+        )
+        exposure = in_transaction(settings, url, data_api_exposure)
+        role_usable = in_transaction(settings, url, request_role_usable)
+        check(
+            "data API exposure",
+            not exposure,
+            "no privilege of anon, authenticated or service_role on our tables or functions"
+            if not exposure
+            else f"{len(exposure)} privileges reachable through Supabase's Data API: "
+            + "; ".join(exposure[:5])
+            + ("; ..." if len(exposure) > 5 else ""),
+            "run `alembic upgrade head` (migration 0005 revokes them), or revoke by hand: "
+            "`revoke all on <object> from anon, authenticated, service_role, public` "
+            "(see supabase/README.md, 'The Data API cannot exceed our API')",
+        )
+        check(
+            "request role",
+            role_usable,
+            f"the database user {'can' if role_usable else 'cannot'} switch to {REQUEST_ROLE}",
+            f"run `alembic upgrade head` as this user, or `grant {REQUEST_ROLE} to <user>` "
+            "(with set true on Postgres 16+)",
         )
     return _doctor_auth(settings, check, failures)
 
