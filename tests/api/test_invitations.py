@@ -355,6 +355,47 @@ class TestRevoke:
         )
         assert revoked_at is None
 
+    @pytest.mark.parametrize(
+        ("invited_role", "revoker_role", "status"),
+        [
+            (MemberRole.OWNER, MemberRole.ADMIN, 403),
+            (MemberRole.OWNER, MemberRole.OWNER, 204),
+            (MemberRole.ADMIN, MemberRole.ADMIN, 204),
+            (MemberRole.MEMBER, MemberRole.ADMIN, 204),
+        ],
+    )
+    async def test_only_an_owner_takes_back_an_owners_invitation(
+        self,
+        client: httpx.AsyncClient,
+        connection: AsyncConnection,
+        invited_role: MemberRole,
+        revoker_role: MemberRole,
+        status: int,
+    ) -> None:
+        """The service's rule and the `invitations_admin` policy agree: an admin gets a 403
+        for an owner's invitation (it used to reach the policy and answer 500)."""
+        owner = await create_person(connection, "owner")
+        revoker = owner
+        family_id = await create_family(connection, owner)
+        if revoker_role != MemberRole.OWNER:
+            revoker = await create_person(connection, "revoker")
+            await add_member(connection, family_id, revoker, revoker_role)
+        invitation_id, _ = await create_invitation(connection, family_id, role=invited_role)
+
+        response = await client.delete(
+            f"{_invitations(family_id)}/{invitation_id}", headers=revoker.headers
+        )
+
+        revoked_at = await scalar(
+            connection, "select revoked_at from invitations where id = :id", id=invitation_id
+        )
+        if status == 403:
+            assert_problem(response, 403, "owner_required")
+            assert revoked_at is None
+        else:
+            assert response.status_code == 204
+            assert revoked_at is not None
+
 
 class TestAccept:
     async def test_joins_the_family_with_the_invited_role(

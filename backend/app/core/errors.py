@@ -67,6 +67,20 @@ class Conflict(ProblemError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class UnreadableRecord(Conflict):
+    """A stored row the code cannot interpret (a schedule of an unknown kind, say). The
+    database's checks keep such rows out (migration 0006), so one that is there anyway was
+    forced in around them: logged as an error, answered as a problem, never a crash."""
+
+    code, title = "stored_data_unreadable", "Stored data cannot be read"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"Stored data of this resource cannot be read ({what}); it has been reported."
+        )
+        self.what = what
+
+
 class Gone(ProblemError):
     status, code, title = 410, "gone", "Gone"
 
@@ -143,6 +157,12 @@ async def _handle_problem(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_unreadable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnreadableRecord)
+    logger.error("unreadable stored data on %s %s: %s", request.method, request.url.path, exc.what)
+    return await _handle_problem(request, exc)
+
+
 async def _handle_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _FRAMEWORK_CODES.get(exc.status_code, "http_error")
@@ -181,6 +201,8 @@ _CONSTRAINT_PROBLEMS = {
 }
 # SQLSTATEs that mean "try again": lock/statement timeouts, serialization failures, deadlocks.
 _RETRYABLE_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+# Both "permission denied for ..." and "new row violates row-level security policy".
+_INSUFFICIENT_PRIVILEGE = "42501"
 # Class 22 "data exception": a value Postgres cannot take (a NUL character in text, an integer
 # out of range, ...). Bad input that slipped past validation, so the client's fault, not a 500.
 _DATA_EXCEPTION_CLASS = "22"
@@ -205,6 +227,14 @@ def _database_problem(
         logger.warning("unmapped integrity error on %s", constraint)
         return problem_response(409, "conflict", "The change conflicts with the current data.")
     sqlstate = getattr(driver_error, "sqlstate", None)
+    if sqlstate == _INSUFFICIENT_PRIVILEGE:
+        # Postgres refused what a service let through (a policy's WITH CHECK, a column
+        # grant): the request lacked the right, so it is answered like any other refusal.
+        # Logged, since the service should have said so first.
+        logger.warning("the database refused a request's statement: %s", driver_error)
+        return problem_response(
+            403, "permission_denied", "You are not allowed to make this change."
+        )
     if isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
         logger.warning("data exception %s reached the database", sqlstate)
         return problem_response(
@@ -262,6 +292,7 @@ async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(UnreadableRecord, _handle_unreadable)
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_validation)

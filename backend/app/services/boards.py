@@ -6,12 +6,14 @@ hot path of the app."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from app.core.errors import UnreadableRecord
 from app.services import progress
 from app.services.actor import Actor
 from app.services.habit_context import (
@@ -21,6 +23,8 @@ from app.services.habit_context import (
     timeline_of_records,
 )
 from app.services.scope import FamilyNotFound
+
+logger = logging.getLogger(__name__)
 
 # Streaks on the boards look back this far (the stats endpoint reads the whole history).
 STREAK_LOOKBACK_DAYS = 400
@@ -139,7 +143,11 @@ class BoardService:
         longer: list[tuple[Any, dict[str, object]]] = []
         for habit in habits:
             habit_versions, habit_entries = versions[habit["id"]], entries[habit["id"]]
-            card = evaluate(habit, habit_versions, habit_entries, day, today, known_from)
+            try:
+                card = evaluate(habit, habit_versions, habit_entries, day, today, known_from)
+            except UnreadableRecord as error:
+                _leave_out("habit", habit["id"], error)
+                continue
             if card is None:
                 continue
             statuses[habit["id"]] = str(card["status"])
@@ -151,7 +159,11 @@ class BoardService:
         routines = await self.sql.fetch(_ROUTINES, member_ids, day)
         for routine in sorted(routines, key=_routine_order):
             schedule = routine["schedule"]
-            if schedule and not _due_by_schedule(schedule_of_text(schedule), day):
+            try:
+                if schedule and not _due_by_schedule(schedule_of_text(schedule), day):
+                    continue
+            except UnreadableRecord as error:
+                _leave_out("routine", routine["id"], error)
                 continue
             items = [habit_id for habit_id in routine["habit_ids"] if habit_id in statuses]
             if not items:
@@ -204,6 +216,12 @@ class BoardService:
                     zip(dates, zip(statuses, values, strict=True), strict=True)
                 )
         return entries
+
+
+def _leave_out(kind: str, entity_id: uuid.UUID, error: UnreadableRecord) -> None:
+    """One unreadable row must not take the whole board down: the board is answered without
+    that card, and the row is reported (the database's checks should have kept it out)."""
+    logger.error("board leaves out %s %s: unreadable %s", kind, entity_id, error.what)
 
 
 def _routine_order(routine: Any) -> tuple[bool, object, str]:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.core.errors import Unprocessable
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1024)
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or UTC for a stored name this machine's zone database does not
+    know (reported once per name). The API and the database both check zones on the way in,
+    but the two zone databases can differ (an older tzdata here), and a clock must not fail
+    a read for it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.error("unknown time zone %r in stored data; its clock runs on UTC", name)
+        return ZoneInfo("UTC")
 
 
 def local_today(timezone: str, day_start_hour: int, now: datetime) -> date:
@@ -16,7 +33,7 @@ def local_today(timezone: str, day_start_hour: int, now: datetime) -> date:
     # it as the server's local time), so test the offset, not just the tzinfo.
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    local = now.astimezone(ZoneInfo(timezone))
+    local = now.astimezone(zone_named(timezone))
     return (local.replace(tzinfo=None) - timedelta(hours=day_start_hour)).date()
 
 

@@ -137,15 +137,25 @@ class InvitationService:
         return page_of(rows, limit, key=lambda invitation: (invitation.created_at, invitation.id))
 
     async def revoke(self, family_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
-        await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
-        revoked = await self.session.scalar(
-            update(Invitation)
-            .where(Invitation.id == invitation_id, Invitation.family_id == family_id)
-            .values(revoked_at=func.coalesce(Invitation.revoked_at, func.now()))
-            .returning(Invitation.id)
+        mine = await require_membership(
+            self.session, self.actor, family_id, at_least=MemberRole.ADMIN
         )
-        if revoked is None:
+        role = await self.session.scalar(
+            select(Invitation.role).where(
+                Invitation.id == invitation_id, Invitation.family_id == family_id
+            )
+        )
+        if role is None:
             raise InvitationNotFound("No invitation with this id in the family.")
+        # Owners alone hand out ownership, so owners alone take an owner's invitation back
+        # (the `invitations_admin` policy holds the same rule).
+        if role == MemberRole.OWNER and mine.role != MemberRole.OWNER:
+            raise OwnerRequired("Only an owner can revoke an invitation to become an owner.")
+        await self.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(revoked_at=func.coalesce(Invitation.revoked_at, func.now()))
+        )
 
     async def accept(self, token: str) -> tuple[FamilyView, FamilyMember]:
         await UserService(self.session, self.actor).provision()

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
+from app.core.errors import UnreadableRecord
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
 
 ScheduleKind = Literal["daily", "weekdays", "per_period"]
@@ -38,18 +39,30 @@ class Schedule:
     period: Period | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Schedule:
+    def from_json(cls, data: object) -> Schedule:
+        """A stored schedule; `UnreadableRecord` for anything the API would not have stored."""
+        try:
+            return cls._parse(data)
+        except (KeyError, TypeError, ValueError) as error:
+            raise UnreadableRecord(f"schedule {data!r}") from error
+
+    @classmethod
+    def _parse(cls, data: object) -> Schedule:
+        if not isinstance(data, dict):
+            raise TypeError("a schedule is an object")
         kind = data["kind"]
         if kind == "daily":
             return cls("daily")
         if kind == "weekdays":
-            days = data["weekdays"]
-            assert isinstance(days, list)
-            return cls("weekdays", weekdays=frozenset(int(d) for d in days))
-        assert kind == "per_period"
+            days = frozenset(int(day) for day in data["weekdays"])
+            if not days or not days <= set(range(1, 8)):
+                raise ValueError("weekdays are ISO days 1-7")
+            return cls("weekdays", weekdays=days)
         period = data["period"]
-        assert period in ("week", "month")
-        return cls("per_period", times=int(str(data["times"])), period=period)
+        times = int(data["times"])
+        if kind != "per_period" or period not in ("week", "month") or times < 1:
+            raise ValueError("not a schedule")
+        return cls("per_period", times=times, period=period)
 
     @property
     def frequency_per_day(self) -> float:
