@@ -7,6 +7,7 @@ from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.invitation import Invitation
 from app.models.routine import Routine, RoutineVersion
 from app.models.sync import SyncChange
+from app.models.time_zone import TimeZone
 from app.models.user import User
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Routine",
     "RoutineVersion",
     "SyncChange",
+    "TimeZone",
     "User",
     "auth_users",
 ]

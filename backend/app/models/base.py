@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import DateTime, ForeignKeyConstraint, MetaData, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -20,6 +20,21 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def in_same_family(column: str, referenced: str) -> ForeignKeyConstraint:
+    """`(family_id, column)` names a row of `referenced` in the same family (migration
+    0006): no row can point across families, whoever writes it."""
+    return ForeignKeyConstraint(
+        ["family_id", column],
+        [f"{referenced}.family_id", f"{referenced}.id"],
+        ondelete="CASCADE",
+    )
+
+
+def family_scoped_key() -> UniqueConstraint:
+    """What `in_same_family` references: `(family_id, id)` of a family-owned table."""
+    return UniqueConstraint("family_id", "id")
 
 
 class UUIDPrimaryKey:

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey
+from app.models.base import Base, Timestamps, UUIDPrimaryKey, family_scoped_key
 from app.models.enums import MemberRole, member_role_enum
 
 
@@ -16,7 +16,9 @@ class Family(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "families"
 
     name: Mapped[str] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    timezone: Mapped[str] = mapped_column(
+        Text, ForeignKey("time_zones.name", onupdate="CASCADE"), server_default=text("'UTC'")
+    )
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -37,6 +39,7 @@ class FamilyMember(UUIDPrimaryKey, Timestamps, Base):
             postgresql_where=text("user_id is not null"),
         ),
         Index("ix_family_members_user_id", "user_id"),
+        family_scoped_key(),
     )
 
     family_id: Mapped[uuid.UUID] = mapped_column(

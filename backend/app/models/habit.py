@@ -22,7 +22,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from app.models.base import Base, SoftDelete, Timestamps, UUIDPrimaryKey
+from app.models.base import (
+    Base,
+    SoftDelete,
+    Timestamps,
+    UUIDPrimaryKey,
+    family_scoped_key,
+    in_same_family,
+)
 from app.models.enums import (
     CheckinStatus,
     HabitType,
@@ -43,14 +50,14 @@ class Habit(UUIDPrimaryKey, Timestamps, SoftDelete, Base):
         Index(
             "ix_habits_assignee_id_live", "assignee_id", postgresql_where=text("deleted_at is null")
         ),
+        in_same_family("assignee_id", "family_members"),
+        family_scoped_key(),
     )
 
     family_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
     )
-    assignee_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("family_members.id", ondelete="CASCADE")
-    )
+    assignee_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(String(2000))
     color: Mapped[str | None] = mapped_column(String(32))
@@ -75,9 +82,11 @@ class HabitVersion(UUIDPrimaryKey, Base):
             " or (type = 'numeric' and target_value > 0 and target_direction is not null)",
             name="target_matches_type",
         ),
+        CheckConstraint("public.is_valid_schedule(schedule)", name="schedule_valid"),
+        in_same_family("habit_id", "habits"),
     )
 
-    habit_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("habits.id", ondelete="CASCADE"))
+    habit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
     )
@@ -100,9 +109,10 @@ class Checkin(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("habit_id", "date"),  # also the (habit, date range) index
         CheckConstraint("value is null or value >= 0", name="value_not_negative"),
+        in_same_family("habit_id", "habits"),
     )
 
-    habit_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("habits.id", ondelete="CASCADE"))
+    habit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
     )

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text, tex
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from app.models.base import Base, UUIDPrimaryKey
+from app.models.base import Base, UUIDPrimaryKey, in_same_family
 from app.models.enums import MemberRole, member_role_enum
 
 
@@ -18,6 +18,7 @@ class Invitation(UUIDPrimaryKey, Base):
     __table_args__ = (
         CheckConstraint("max_uses > 0", name="max_uses_positive"),
         CheckConstraint("use_count between 0 and max_uses", name="use_count_range"),
+        in_same_family("member_id", "family_members"),
     )
 
     family_id: Mapped[uuid.UUID] = mapped_column(
@@ -26,9 +27,7 @@ class Invitation(UUIDPrimaryKey, Base):
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     role: Mapped[MemberRole] = mapped_column(member_role_enum)
     email: Mapped[str | None] = mapped_column(Text)
-    member_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("family_members.id", ondelete="CASCADE"), index=True
-    )
+    member_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     max_uses: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     use_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

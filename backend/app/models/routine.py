@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -19,7 +20,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from app.models.base import Base, SoftDelete, Timestamps, UUIDPrimaryKey
+from app.models.base import (
+    Base,
+    SoftDelete,
+    Timestamps,
+    UUIDPrimaryKey,
+    family_scoped_key,
+    in_same_family,
+)
 
 
 class Routine(UUIDPrimaryKey, Timestamps, SoftDelete, Base):
@@ -33,14 +41,14 @@ class Routine(UUIDPrimaryKey, Timestamps, SoftDelete, Base):
             "assignee_id",
             postgresql_where=text("deleted_at is null"),
         ),
+        in_same_family("assignee_id", "family_members"),
+        family_scoped_key(),
     )
 
     family_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
     )
-    assignee_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("family_members.id", ondelete="CASCADE")
-    )
+    assignee_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     name: Mapped[str] = mapped_column(String(200))
     time_of_day: Mapped[time | None] = mapped_column(Time)
     current_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -54,11 +62,17 @@ class RoutineVersion(UUIDPrimaryKey, Base):
     """Routine items and schedule from `effective_from` on. Never updated."""
 
     __tablename__ = "routine_versions"
-    __table_args__ = (UniqueConstraint("routine_id", "number"),)
-
-    routine_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("routines.id", ondelete="CASCADE")
+    __table_args__ = (
+        UniqueConstraint("routine_id", "number"),
+        CheckConstraint(
+            "schedule is null or jsonb_typeof(schedule) = 'null'"
+            " or public.is_valid_schedule(schedule)",
+            name="schedule_valid",
+        ),
+        in_same_family("routine_id", "routines"),
     )
+
+    routine_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
     )

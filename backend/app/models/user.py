@@ -22,6 +22,8 @@ class User(Timestamps, Base):
     )
     email: Mapped[str | None] = mapped_column(Text)
     full_name: Mapped[str | None] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(Text, server_default=text("'UTC'"))
+    timezone: Mapped[str] = mapped_column(
+        Text, ForeignKey("time_zones.name", onupdate="CASCADE"), server_default=text("'UTC'")
+    )
     day_start_hour: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     notification_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
