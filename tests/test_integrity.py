@@ -38,76 +38,56 @@ async def refused(connection: AsyncConnection, sql: str, **params: Any) -> str:
     return constraint
 
 
-class TestRowsStayInTheirFamily:
-    async def test_a_habit_cannot_be_assigned_to_another_familys_member(
-        self, connection: AsyncConnection, household: Household
-    ) -> None:
-        constraint = await refused(
-            connection,
-            "insert into habits (family_id, assignee_id, name, start_date)"
-            " values (:family, :elsewhere, 'Stray', current_date)",
-            family=household.family_id,
-            elsewhere=household.outsider_member,
-        )
+# Each statement points a row of the household's family at the outsider's family (`:other`):
+# `(statement, the key that must refuse it)`.
+CROSS_FAMILY_ROWS = {
+    "habit assigned to another family's member": (
+        "insert into habits (family_id, assignee_id, name, start_date)"
+        " values (:family, :other_member, 'Stray', current_date)",
+        "fk_habits_family_id_family_members",
+    ),
+    "routine assigned to another family's member": (
+        "insert into routines (family_id, assignee_id, name)"
+        " values (:family, :other_member, 'Stray')",
+        "fk_routines_family_id_family_members",
+    ),
+    "invitation bound to another family's profile": (
+        "insert into invitations (family_id, token_hash, role, member_id, expires_at)"
+        " values (:family, 'hash', 'member', :other_member, now() + interval '1 day')",
+        "fk_invitations_family_id_family_members",
+    ),
+    "check-in claiming another family": (
+        "insert into checkins (habit_id, family_id, date, status)"
+        " values (:habit, :other_family, current_date, 'done')",
+        "fk_checkins_family_id_habits",
+    ),
+    "version claiming another family": (
+        "insert into habit_versions (habit_id, family_id, number, effective_from, type,"
+        " schedule) values (:habit, :other_family, 2, current_date, 'boolean',"
+        ' \'{"kind": "daily"}\')',
+        "fk_habit_versions_family_id_habits",
+    ),
+}
 
-        assert constraint == "fk_habits_family_id_family_members"
 
-    async def test_a_checkin_cannot_claim_another_family(
-        self, connection: AsyncConnection, household: Household
-    ) -> None:
-        habit_id = await create_habit(connection, household.family_id, household.teen_member)
+@pytest.mark.parametrize(
+    ("statement", "key"), CROSS_FAMILY_ROWS.values(), ids=CROSS_FAMILY_ROWS.keys()
+)
+async def test_rows_stay_in_their_family(
+    connection: AsyncConnection, household: Household, statement: str, key: str
+) -> None:
+    habit_id = await create_habit(connection, household.family_id, household.teen_member)
 
-        constraint = await refused(
-            connection,
-            "insert into checkins (habit_id, family_id, date, status)"
-            " values (:habit, :elsewhere, current_date, 'done')",
-            habit=habit_id,
-            elsewhere=household.outsider_family_id,
-        )
+    constraint = await refused(
+        connection,
+        statement,
+        family=household.family_id,
+        habit=habit_id,
+        other_family=household.outsider_family_id,
+        other_member=household.outsider_member,
+    )
 
-        assert constraint == "fk_checkins_family_id_habits"
-
-    async def test_a_version_cannot_claim_another_family(
-        self, connection: AsyncConnection, household: Household
-    ) -> None:
-        habit_id = await create_habit(connection, household.family_id, household.teen_member)
-
-        constraint = await refused(
-            connection,
-            "insert into habit_versions (habit_id, family_id, number, effective_from, type,"
-            " schedule) values (:habit, :elsewhere, 2, current_date, 'boolean',"
-            ' \'{"kind": "daily"}\')',
-            habit=habit_id,
-            elsewhere=household.outsider_family_id,
-        )
-
-        assert constraint == "fk_habit_versions_family_id_habits"
-
-    async def test_a_routine_cannot_be_assigned_to_another_familys_member(
-        self, connection: AsyncConnection, household: Household
-    ) -> None:
-        constraint = await refused(
-            connection,
-            "insert into routines (family_id, assignee_id, name)"
-            " values (:family, :elsewhere, 'Stray')",
-            family=household.family_id,
-            elsewhere=household.outsider_member,
-        )
-
-        assert constraint == "fk_routines_family_id_family_members"
-
-    async def test_an_invitation_cannot_bind_another_familys_profile(
-        self, connection: AsyncConnection, household: Household
-    ) -> None:
-        constraint = await refused(
-            connection,
-            "insert into invitations (family_id, token_hash, role, member_id, expires_at)"
-            " values (:family, 'hash', 'member', :elsewhere, now() + interval '1 day')",
-            family=household.family_id,
-            elsewhere=household.outsider_member,
-        )
-
-        assert constraint == "fk_invitations_family_id_family_members"
+    assert constraint == key
 
 
 # What the API stores (pydantic's own output) must pass the database's check; everything the

@@ -112,22 +112,17 @@ DATABASE_STATEMENTS = (
       )::uuid
     $$
     """,
-    """
-    create function auth.role() returns text language sql stable as $$
+    *(
+        f"""
+    create function auth.{claim}() returns text language sql stable as $$
       select coalesce(
-        nullif(current_setting('request.jwt.claim.role', true), ''),
-        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+        nullif(current_setting('request.jwt.claim.{claim}', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> '{claim}')
       )::text
     $$
-    """,
     """
-    create function auth.email() returns text language sql stable as $$
-      select coalesce(
-        nullif(current_setting('request.jwt.claim.email', true), ''),
-        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
-      )::text
-    $$
-    """,
+        for claim in ("role", "email")
+    ),
     """
     create function auth.jwt() returns jsonb language sql stable as $$
       select coalesce(
