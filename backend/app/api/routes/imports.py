@@ -1,4 +1,5 @@
-"""Bringing a family's history in (a Loop Habit Tracker backup) and taking it out."""
+"""Bringing a family's history in (a Loop Habit Tracker backup) and taking it out (a zip of
+CSV files)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentActor, SessionDep
 from app.schemas.imports import LoopImportResult, SkippedItem
 from app.schemas.problem import problems
+from app.services.family_export import load_family_data, zip_stream
 from app.services.loop_import import LoopImportService
 
 router = APIRouter(prefix="/v1/families/{family_id}", tags=["imports"])
@@ -48,4 +51,31 @@ async def import_loop_backup(
         habits_created=summary.habits_created,
         checkins_created=summary.checkins_created,
         skipped=[SkippedItem(**item) for item in summary.skipped],
+    )
+
+
+@router.get(
+    "/export",
+    name="export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "A zip of habits.csv, habit_versions.csv, checkins.csv and"
+            " routines.csv (columns: docs/export.md)",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems(404),
+    },
+)
+async def export_family(
+    family_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> StreamingResponse:
+    """Everything of the family as CSV files in a zip, streamed: admins get the whole family,
+    a member what is assigned to them. The columns follow Loop Habit Tracker's CSV export."""
+    data = await load_family_data(session, actor, family_id)
+    filename = f"loopin-export-{data.today.isoformat()}.zip"
+    return StreamingResponse(
+        zip_stream(data),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
