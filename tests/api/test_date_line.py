@@ -111,3 +111,31 @@ class TestThroughTheApi:
             f"/v1/habits/{admins}/checkins", headers=household.admin.headers
         )
         assert checkins.json()["items"] == []
+
+    async def test_weekday_habits_get_the_skip_only_where_due(
+        self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
+    ) -> None:
+        await set_timezone(connection, household.teen.user_id, HONOLULU)
+        home_today = local_today(HONOLULU)
+        due, not_due = home_today.isoweekday(), home_today.isoweekday() % 7 + 1
+        habits = {
+            weekday: await create_habit(
+                connection,
+                household.family_id,
+                household.teen_member,
+                name=f"on {weekday}",
+                schedule={"kind": "weekdays", "weekdays": [weekday]},
+                start_date=home_today - timedelta(days=7),
+            )
+            for weekday in (due, not_due)
+        }
+
+        await client.patch("/v1/me", json={"timezone": KIRITIMATI}, headers=household.teen.headers)
+
+        for weekday, expected in ((due, ["skipped"]), (not_due, [])):
+            checkins = await client.get(
+                f"/v1/habits/{habits[weekday]}/checkins",
+                params={"from": str(home_today), "to": str(home_today)},
+                headers=household.teen.headers,
+            )
+            assert [item["status"] for item in checkins.json()["items"]] == expected

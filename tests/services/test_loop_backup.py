@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.services import loop_backup as loop_backup_module
 from app.services.loop_backup import NotALoopBackup, palette_index, read_loop_backup
 from app.services.loop_import import schedule_of
 from tests.support.loop_backups import loop_backup
@@ -151,6 +152,31 @@ class TestNotALoopBackup:
         data[page_size : 2 * page_size] = b"\xff" * page_size  # the second page is garbage
         with pytest.raises(NotALoopBackup):
             read_loop_backup(bytes(data))
+
+    def test_views_do_not_stand_in_for_tables(self) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "views.db"
+            db = sqlite3.connect(path)
+            db.execute("create table things (id integer primary key)")
+            db.execute(
+                "create view Habits as select id, 'x' as name, 1 as freq_num,"
+                " 1 as freq_den from things"
+            )
+            db.execute("create view Repetitions as select id as habit, 0 as timestamp from things")
+            db.commit()
+            db.close()
+            data = path.read_bytes()
+        with pytest.raises(NotALoopBackup, match="no Habits and Repetitions"):
+            read_loop_backup(data)
+
+    def test_a_file_that_takes_too_much_work_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        data = loop_backup(25, [a_habit()], [{"habit": 1, "day": MONDAY, "value": 2}])
+        monkeypatch.setattr(loop_backup_module, "PROGRESS_STEP", 1)
+        monkeypatch.setattr(loop_backup_module, "WORK_BUDGET", 100)
+        with pytest.raises(NotALoopBackup, match="interrupted"):
+            read_loop_backup(data)
 
 
 class TestFrequencies:

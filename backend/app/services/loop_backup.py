@@ -30,7 +30,7 @@ import math
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -150,6 +150,10 @@ def _opened(data: bytes) -> Iterator[sqlite3.Connection]:
         # Read-only and immutable: nothing in the upload (a journal, a WAL) is replayed.
         db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
         try:
+            # An upload is untrusted: no schema-defined functions, and a work budget so a
+            # crafted file cannot keep a worker busy.
+            db.execute("pragma trusted_schema = off")
+            db.set_progress_handler(_over_budget(), PROGRESS_STEP)
             yield db
         finally:
             db.close()
@@ -171,6 +175,24 @@ _ENTRIES = {
 }
 
 
+# SQLite calls the progress handler every PROGRESS_STEP virtual machine instructions; past
+# WORK_BUDGET of them the statement is interrupted. Reading a real backup at the upload
+# limit takes a small fraction of it.
+PROGRESS_STEP = 10_000
+WORK_BUDGET = 500_000_000
+
+
+def _over_budget() -> Callable[[], int]:
+    steps = 0
+
+    def check() -> int:
+        nonlocal steps
+        steps += 1
+        return int(steps * PROGRESS_STEP > WORK_BUDGET)
+
+    return check
+
+
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row[1].lower() for row in db.execute(f"pragma table_info({table})")}
 
@@ -178,7 +200,9 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
 def _read(db: sqlite3.Connection) -> LoopBackup:
     if db.execute("pragma quick_check").fetchone() != ("ok",):
         raise NotALoopBackup("The database is damaged (SQLite's quick_check fails).")
-    tables = {row[0].lower() for row in db.execute("select name from sqlite_master")}
+    tables = {
+        row[0].lower() for row in db.execute("select name from sqlite_master where type = 'table'")
+    }
     if not {"habits", "repetitions"} <= tables:
         raise NotALoopBackup("The database has no Habits and Repetitions tables.")
     version = db.execute("pragma user_version").fetchone()[0]

@@ -18,6 +18,7 @@ How Loop's habits become Loopin's (the facts of the format are `loop_backup`'s):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -157,7 +158,8 @@ async def import_loop_backup(
 ) -> ImportSummary:
     """Write a backup's habits for the member (the caller has checked who may): a fixed
     number of statements whatever the file holds."""
-    backup = read_loop_backup(data)
+    # SQLite reads the file in a worker thread: the event loop keeps serving meanwhile.
+    backup = await asyncio.to_thread(read_loop_backup, data)
     summary = ImportSummary()
     claimed = await session.scalar(
         pg_insert(ImportKey)
