@@ -44,7 +44,8 @@ from app.services.loop_backup import (
 from app.services.members import MemberNotFound
 from app.services.scope import InsufficientRole, require_membership
 
-NAME_MAX, DESCRIPTION_MAX, UNIT_MAX = 200, 2000, 32
+# What the API accepts for a habit's name, description and unit and a check-in's note.
+NAME_MAX, DESCRIPTION_MAX, UNIT_MAX, NOTE_MAX = 200, 2000, 32, 1000
 SMALLEST_TARGET = Decimal("0.001")  # Numeric(14, 3)
 LARGEST_TARGET = Decimal("99999999999.999")
 
@@ -306,7 +307,7 @@ def _checkin_rows(
                 "date": entry.day,
                 "status": status,
                 "value": value,
-                "note": entry.notes,
+                "note": entry.notes[:NOTE_MAX] if entry.notes else None,
                 "logged_by": user_id,
             }
         )
