@@ -139,3 +139,42 @@ class TestThroughTheApi:
                 headers=household.teen.headers,
             )
             assert [item["status"] for item in checkins.json()["items"]] == expected
+
+
+class TestAFamilyTrip:
+    async def test_a_managed_profile_keeps_its_streak_when_the_family_crosses(
+        self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
+    ) -> None:
+        await client.patch(
+            f"/v1/families/{household.family_id}",
+            json={"timezone": HONOLULU},
+            headers=household.admin.headers,
+        )
+        home_today = local_today(HONOLULU)
+        kids = await create_habit(
+            connection,
+            household.family_id,
+            household.kid_member,
+            start_date=home_today - timedelta(days=3),
+        )
+        teens = await create_habit(
+            connection, household.family_id, household.teen_member, start_date=home_today
+        )
+        for days in range(1, 4):
+            await create_checkin(connection, kids, home_today - timedelta(days=days))
+
+        trip = await client.patch(
+            f"/v1/families/{household.family_id}",
+            json={"timezone": KIRITIMATI},
+            headers=household.admin.headers,
+        )
+
+        assert trip.status_code == 200, trip.text
+        stats = (
+            await client.get(f"/v1/habits/{kids}/stats", headers=household.admin.headers)
+        ).json()
+        assert stats["as_of"] == str(home_today + timedelta(days=1))
+        assert stats["current_streak"] == 3
+        # The teen lives by their own profile's clock (UTC here): nothing written for them.
+        checkins = await client.get(f"/v1/habits/{teens}/checkins", headers=household.admin.headers)
+        assert checkins.json()["items"] == []

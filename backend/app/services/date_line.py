@@ -6,9 +6,11 @@ the traveller's date only for the hours spent asleep in the air, and a daily str
 not die of it. When a profile's timezone changes so that its UTC offset grows by more than
 12 hours (nothing but crossing the date line eastwards does that) and its local date moves
 forward, the dates from the old today up to the new one are marked skipped for the person's
-day-based habits (daily, and weekdays on a due day) unless already checked in. A skip keeps a
-streak alive without extending it and leaves the score as it was; the check-ins are ordinary
-ones (synced, visible in the history, noted as travel, removable like any other).
+day-based habits (daily, and weekdays on a due day) unless already checked in. A family's
+timezone change does the same for its managed profiles, who live by the family's clock. A
+skip keeps a streak alive without extending it and leaves the score as it was; the check-ins
+are ordinary ones (synced, visible in the history, noted as travel, removable like any
+other).
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ def jumped_dates(old: tuple[str, int], new: tuple[str, int], now: datetime) -> l
     return [old_today + timedelta(days=n) for n in range((new_today - old_today).days)]
 
 
-# The person's live habits due on each date by the version in force then, skipped where
-# nothing is checked in yet. RLS applies: the person writes only their own habits.
+# The live habits of a person (every family) or of a family's managed profiles, due on each
+# date by the version in force then, skipped where nothing is checked in yet. RLS applies:
+# nothing outside the caller's families is written.
 _SKIP_DUE_HABITS = text("""
 insert into checkins (habit_id, family_id, date, status, note, logged_by)
-select h.id, h.family_id, d.day, 'skipped', :note, :user_id
+select h.id, h.family_id, d.day, 'skipped', :note, cast(:logged_by as uuid)
 from habits h
-join family_members m on m.id = h.assignee_id and m.user_id = :user_id
+join family_members m on m.id = h.assignee_id
+ and (m.user_id = cast(:user_id as uuid)
+      or (m.family_id = cast(:family_id as uuid) and m.user_id is null))
 cross join unnest(cast(:dates as date[])) as d(day)
 join lateral (
     select v.schedule from habit_versions v
@@ -65,7 +70,33 @@ on conflict (habit_id, date) do nothing
 
 
 async def skip_jumped_dates(session: AsyncSession, user_id: uuid.UUID, dates: list[date]) -> None:
+    """After a person's own timezone change: their habits in every family."""
     if dates:
         await session.execute(
-            _SKIP_DUE_HABITS, {"note": TRAVEL_NOTE, "user_id": user_id, "dates": dates}
+            _SKIP_DUE_HABITS,
+            {
+                "note": TRAVEL_NOTE,
+                "user_id": user_id,
+                "family_id": None,
+                "logged_by": user_id,
+                "dates": dates,
+            },
+        )
+
+
+async def skip_jumped_dates_of_managed_profiles(
+    session: AsyncSession, family_id: uuid.UUID, logged_by: uuid.UUID, dates: list[date]
+) -> None:
+    """After a family's timezone change: the habits of its managed profiles (children
+    without a login live by the family's clock)."""
+    if dates:
+        await session.execute(
+            _SKIP_DUE_HABITS,
+            {
+                "note": TRAVEL_NOTE,
+                "user_id": None,
+                "family_id": family_id,
+                "logged_by": logged_by,
+                "dates": dates,
+            },
         )
