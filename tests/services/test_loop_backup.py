@@ -15,7 +15,7 @@ import pytest
 from app.services import loop_backup as loop_backup_module
 from app.services.loop_backup import NotALoopBackup, palette_index, read_loop_backup
 from app.services.loop_import import schedule_of
-from tests.support.loop_backups import loop_backup
+from tests.support.loop_backups import LATEST, loop_backup
 
 MONDAY = date(2024, 3, 4)
 GREEN_ARGB = -13070788  # 14.sql: color 4 of the first palette
@@ -112,6 +112,29 @@ class TestSchemaShapes:
         )
         [habit] = read_loop_backup(data).habits
         assert [(e.day, e.value) for e in habit.entries] == [(MONDAY, 2)]
+
+    @pytest.mark.parametrize("version", range(9, LATEST + 1))
+    def test_every_version_from_9_to_today(self, version: int) -> None:
+        # The color as that version stores green: ARGB, then the 13-color index, then today's.
+        color = GREEN_ARGB if version < 14 else 4 if version < 21 else 7
+        data = loop_backup(
+            version,
+            [a_habit(color=color, uuid="u")],
+            [
+                {"habit": 1, "day": MONDAY, "value": 3},
+                {"habit": 1, "day": date(2024, 3, 5), "value": 2},
+            ],
+        )
+        backup = read_loop_backup(data)
+        [habit] = backup.habits
+        assert (backup.version, habit.name, habit.color) == (version, "Meditate", GREEN)
+        # Before 16.sql there is no value: every repetition is a yes.
+        first = 3 if version >= 16 else 2
+        assert [(e.day, e.value) for e in habit.entries] == [
+            (MONDAY, first),
+            (date(2024, 3, 5), 2),
+        ]
+        assert habit.uuid == ("u" if version >= 24 else None)
 
     @pytest.mark.parametrize(
         ("color", "version", "index"),
