@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load_settings
 from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
 from app.core.embedded_db import EmbeddedPostgres, embedded_from_env
+from app.core.errors import ProblemError
 from app.core.exposure import data_api_exposure, request_role_usable
 from app.core.local_auth import (
     ensure_local_secret,
@@ -39,6 +44,7 @@ from app.seed import (
     ensure_login,
     normalize_email,
 )
+from app.services.loop_import import ImportSummary, import_for_member
 
 T = TypeVar("T")
 
@@ -272,6 +278,33 @@ def seed(_: argparse.Namespace) -> int:
     return 0
 
 
+def import_loop(args: argparse.Namespace) -> int:
+    """Import a Loop Habit Tracker backup for a member, as the operator: one transaction, the
+    summary as JSON on stdout. No upload limit and no role check (the operator has the
+    database); the same file twice creates nothing, as through the API."""
+    settings = load_settings()
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as error:
+        raise CommandFailed(f"cannot read {args.file}: {error.strerror or error}") from None
+
+    async def work(connection: AsyncConnection) -> ImportSummary:
+        async with AsyncSession(bind=connection) as session:
+            return await import_for_member(session, args.member, data)
+
+    with command_database(settings) as url:
+        try:
+            summary = in_transaction(settings, url, work)
+        except ProblemError as error:  # not a Loop backup, no such member
+            raise CommandFailed(f"{args.file}: {error.detail}") from None
+    say(
+        f"{'imported' if summary.created else 'already imported'}: "
+        f"{summary.habits_created} habits, {summary.checkins_created} check-ins"
+    )
+    print(json.dumps(dataclasses.asdict(summary)), flush=True)
+    return 0
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Pre-flight checks, each with a plain-language fix."""
     failures = 0
@@ -423,6 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
         "seed", help=f"create the demo family ({DEMO_OWNER_EMAIL} owns it); idempotent"
     )
     seed_cmd.set_defaults(handler=seed)
+
+    import_cmd = commands.add_parser(
+        "import-loop", help="import a Loop Habit Tracker backup (.db) for a family member"
+    )
+    import_cmd.add_argument("file", help="the backup file")
+    import_cmd.add_argument("--member", required=True, type=uuid.UUID, help="member id")
+    import_cmd.set_defaults(handler=import_loop)
 
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)

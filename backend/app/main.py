@@ -16,6 +16,7 @@ from app.api.routes import (
     families,
     habits,
     health,
+    imports,
     invitations,
     me,
     routines,
@@ -96,7 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = token_verifier
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_body_bytes,
+        by_path_suffix={imports.LOOP_IMPORT_PATH_SUFFIX: settings.loop_import_max_bytes},
+    )
     # Routes are matched in this order, one by one: the requests the app sends most first.
     for router in (
         health.router,
@@ -112,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routines.family_router,
         routines.router,
         sync.router,
+        imports.router,
     ):
         app.include_router(router)
     return app

@@ -192,6 +192,10 @@ def is_day_based(habit: Habit) -> bool:
     return all(rule.schedule.kind != "per_period" for rule in habit.rules)
 
 
+def is_at_most(rule: Rule) -> bool:
+    return rule.type == HabitType.NUMERIC and rule.direction == TargetDirection.AT_MOST
+
+
 def at_least(lower: float, value: float) -> bool:
     return value >= lower or math.isclose(value, lower, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -331,8 +335,9 @@ class TestSkipping:
         self, case: tuple[Habit, date]
     ) -> None:
         # Per-period habits are excluded: their day off inside a kept week raises the score.
+        # So are at-most days: with nothing logged they count as kept (Loop's rule).
         habit, day = case
-        if not is_day_based(habit):
+        if not is_day_based(habit) or is_at_most(habit.rule_on(day)):
             return
         missed = habit.with_entry(day, None)
         skipped = missed.with_entry(day, skip())
@@ -513,8 +518,10 @@ class TestVersionChangeOfAPerWeekHabit:
             self.tuesday,
         )
         m = 0.5 ** (math.sqrt(3 / 7) / 13)
-        monday = (0.75 / 3) * (1 - m)  # 15 of 20 pages: 0.75 of one of 3
-        tuesday = monday * m + ((0.75 + 1) / 3) * (1 - m)  # Monday still counts 0.75, not 1
+        # The window sums the pages logged (as Loop does); the target is the day's version's
+        # 3 x 20 on Monday, 3 x 10 from Tuesday on.
+        monday = (15 / 60) * (1 - m)
+        tuesday = monday * m + (25 / 30) * (1 - m)
         assert math.isclose(habit.score(), tuesday, rel_tol=1e-12)
 
     def test_a_new_schedule_mid_week_closes_the_week_with_a_prorated_quota(self) -> None:
@@ -576,7 +583,8 @@ class TestPerPeriod:
 
 
 class TestNumericCompletion:
-    """The completion ratio shows in today's score step: c * (1 - m)."""
+    """The completion ratio shows in today's score step: c * (1 - m) from 0 for at least,
+    1 * m + c * (1 - m) from 1 for at most (Loop starts an at-most habit at 1.0)."""
 
     def score_of(self, rule: Rule, value: str) -> float:
         return Habit((rule,), MONDAY, {MONDAY: done(value)}, MONDAY).score()
@@ -586,7 +594,9 @@ class TestNumericCompletion:
         expected = {"0": 1.0, "5": 1.0, "10": 1.0, "12": 0.8, "15": 0.5, "20": 0.0, "25": 0.0}
         for value, completion in expected.items():
             assert math.isclose(
-                self.score_of(rule, value), completion * (1 - DECAY_DAILY), abs_tol=1e-12
+                self.score_of(rule, value),
+                DECAY_DAILY + completion * (1 - DECAY_DAILY),
+                abs_tol=1e-12,
             ), value
 
     def test_at_most_statuses(self) -> None:
@@ -625,8 +635,9 @@ class TestScoreByHand:
         habit = Habit((boolean(on_weekdays(1, 3, 5), MONDAY),), MONDAY, {MONDAY: done()}, MONDAY)
         assert math.isclose(habit.score(), 1 - m, rel_tol=1e-12)
 
-    def test_a_per_week_habit_scores_the_last_seven_days(self) -> None:
-        # c is the rolling 7-day sum over the quota: 1/3 on Mon and Tue, 2/3 on Wednesday.
+    def test_a_per_week_habit_scores_the_last_fourteen_days(self) -> None:
+        # Loop doubles a non-daily yes/no habit's window: c is the met days of the last 14
+        # over 2 x 3, so 1/6 on Mon and Tue, 2/6 on Wednesday.
         m = 0.5 ** (math.sqrt(3 / 7) / 13)
         habit = Habit(
             (boolean(per_week(3), MONDAY),),
@@ -634,7 +645,7 @@ class TestScoreByHand:
             dated(MONDAY, done(), None, done()),
             MONDAY + timedelta(days=2),
         )
-        day1 = (1 / 3) * (1 - m)
-        day2 = day1 * m + (1 / 3) * (1 - m)
-        day3 = day2 * m + (2 / 3) * (1 - m)
+        day1 = (1 / 6) * (1 - m)
+        day2 = day1 * m + (1 / 6) * (1 - m)
+        day3 = day2 * m + (2 / 6) * (1 - m)
         assert math.isclose(habit.score(), day3, rel_tol=1e-12)

@@ -154,27 +154,62 @@ def streaks(outcomes: Sequence[UnitOutcome]) -> tuple[int, int]:
     return current, best
 
 
+def logged(entry: Entry | None) -> float:
+    """The amount a check-in logged: a `done` check-in's value, else nothing."""
+    if entry is None or entry.status != CheckinStatus.DONE or entry.value is None:
+        return 0.0
+    return float(entry.value)
+
+
+def completion_on(
+    rules: Sequence[Rule], start: date, entries: dict[date, Entry], day: date
+) -> float:
+    """Loop's completion of `day` (ScoreList.recompute): a look back over the window that
+    the day's version asks for, day by day."""
+    rule = version_on(rules, start, day)
+    assert rule is not None
+    schedule = rule.schedule
+    if schedule.kind == "per_period":
+        length = 7 if schedule.period == "week" else 30
+        times = schedule.times
+        if times >= length:
+            length = times = 1
+    else:
+        length = times = 1
+    if rule.type == HabitType.BOOLEAN and length > 1:
+        length, times = length * 2, times * 2
+    window = [day - timedelta(days=back) for back in range(length)]
+    window = [past for past in window if past >= start]
+    if rule.type == HabitType.BOOLEAN:
+        met = 0
+        for past in window:
+            past_rule = version_on(rules, start, past)
+            assert past_rule is not None
+            met += ratio(past_rule, entries.get(past)) >= 1 and not is_skip(entries.get(past))
+        return min(1.0, met / times)
+    assert rule.target_value is not None
+    target = float(rule.target_value) * times
+    total = sum(logged(entries.get(past)) for past in window)
+    if rule.direction == TargetDirection.AT_MOST:
+        return min(1.0, max(0.0, 1 - (total - target) / target))
+    return min(1.0, total / target)
+
+
 def score(rules: Sequence[Rule], start: date, entries: dict[date, Entry], today: date) -> float:
-    value = 0.0
+    if today < start:
+        return 0.0
+    first = version_on(rules, start, start)
+    assert first is not None
+    at_most = first.type == HabitType.NUMERIC and first.direction == TargetDirection.AT_MOST
+    value = 1.0 if at_most else 0.0
     for d in expand(rules, start, entries, today):
         if d.day > today or (d.day == today and d.entry is None):
             break
         if is_skip(d.entry):
             continue
-        schedule = d.rule.schedule
-        if schedule.kind == "per_period":
-            window = 7 if schedule.period == "week" else 30
-            achieved = 0.0
-            for back in range(window):
-                past = d.day - timedelta(days=back)
-                past_rule = version_on(rules, start, past)
-                if past_rule is not None:
-                    achieved += ratio(past_rule, entries.get(past))
-            completion = min(1.0, achieved / schedule.times)
-        elif is_due(d.rule, d.day):
-            completion = ratio(d.rule, d.entry)
-        else:
+        if d.rule.schedule.kind == "weekdays" and not is_due(d.rule, d.day):
             continue
+        completion = completion_on(rules, start, entries, d.day)
         m = 0.5 ** (math.sqrt(frequency(d.rule)) / 13)
         value = value * m + completion * (1 - m)
     return value

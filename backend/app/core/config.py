@@ -149,6 +149,8 @@ class Settings(BaseSettings):
 
     # --- requests ---
     max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    # A Loop Habit Tracker backup holds years of history: its upload has a limit of its own.
+    loop_import_max_bytes: Annotated[int, Field(ge=1024)] = 8_388_608
 
     # --- product rules ---
     checkin_backfill_days: Annotated[int, Field(ge=0, le=3650)] = 30

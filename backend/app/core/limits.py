@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
@@ -11,17 +13,28 @@ class BodySizeLimit:
     """Answer 413 problem+json for bodies over `max_bytes`: at once when Content-Length says
     so, or as soon as a streamed (chunked) body goes past the limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, *, by_path_suffix: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Uploads (a backup file) whose path ends so get their own limit.
+        self.by_path_suffix = dict(by_path_suffix or {})
+
+    def limit_for(self, path: str) -> int:
+        for suffix, limit in self.by_path_suffix.items():
+            if path.endswith(suffix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await self._reject(scope, receive, send, max_bytes)
             return
         received = 0
         too_large = False
@@ -31,7 +44,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     too_large = True
                     # Hand the app an empty final chunk; the answer below replaces its reply.
                     return {"type": "http.request", "body": b"", "more_body": False}
@@ -48,12 +61,12 @@ class BodySizeLimit:
 
         await self.app(scope, counting_receive, guarded_send)
         if too_large and not response_started:
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, max_bytes)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             413,
             "payload_too_large",
-            f"The request body is larger than {self.max_bytes} bytes.",
+            f"The request body is larger than {max_bytes} bytes.",
         )
         await response(scope, receive, send)

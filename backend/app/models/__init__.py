@@ -4,6 +4,7 @@ from app.models.auth import auth_users
 from app.models.base import Base
 from app.models.family import Family, FamilyMember
 from app.models.habit import Checkin, Habit, HabitVersion
+from app.models.import_key import ImportKey
 from app.models.invitation import Invitation
 from app.models.routine import Routine, RoutineVersion
 from app.models.sync import SyncChange
@@ -17,6 +18,7 @@ __all__ = [
     "FamilyMember",
     "Habit",
     "HabitVersion",
+    "ImportKey",
     "Invitation",
     "Routine",
     "RoutineVersion",

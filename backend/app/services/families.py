@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from app.models import Family, FamilyMember, Invitation
 from app.models.enums import MemberRole
 from app.schemas.family import FamilyCreate, FamilyUpdate
 from app.services.actor import Actor
+from app.services.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
 from app.services.pagination import page_of, paginate
 from app.services.scope import FamilyNotFound, families_of, require_membership
 from app.services.users import UserService
@@ -118,6 +120,11 @@ class FamilyService:
         )
         expected = if_match if if_match is not None else changes.version
         values = changes.model_dump(exclude_unset=True, exclude={"version"}, exclude_none=True)
+        old_timezone = None
+        if "timezone" in values:
+            old_timezone = await self.session.scalar(
+                select(Family.timezone).where(Family.id == family_id)
+            )
         statement = update(Family).where(Family.id == family_id).returning(Family)
         if expected is not None:
             statement = statement.where(Family.version == expected)
@@ -134,6 +141,11 @@ class FamilyService:
             raise VersionMismatch(
                 "The family changed since you read it; fetch it again and retry.",
                 expected_version=expected,
+            )
+        if old_timezone is not None and old_timezone != family.timezone:
+            dates = jumped_dates((old_timezone, 0), (family.timezone, 0), datetime.now(UTC))
+            await skip_jumped_dates_of_managed_profiles(
+                self.session, family_id, self.actor.user_id, dates
             )
         return FamilyView(family, membership)
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -226,8 +226,27 @@ def timeline_of(habit: Habit, versions: list[HabitVersion]) -> Timeline:
     return Timeline([rule_of(version) for version in versions], start_date=habit.start_date)
 
 
-def latest(versions: list[HabitVersion]) -> HabitVersion:
-    return max(versions, key=lambda version: (version.effective_from, version.number))
+def in_force(versions: list[HabitVersion], day: date) -> HabitVersion:
+    """The version in force on `day`, as `Timeline.rule_on` picks it: the latest effective
+    on or before `day` (the higher number on a tie), before every version's date the first.
+    A change planned for a later date shows only from that date on."""
+    started = [version for version in versions if version.effective_from <= day]
+    if not started:
+        earliest = min(version.effective_from for version in versions)
+        started = [version for version in versions if version.effective_from == earliest]
+    return max(started, key=lambda version: (version.effective_from, version.number))
+
+
+def with_assignee_clock(query: Select[Any]) -> Select[Any]:
+    """`query` (selecting Habit) with what `clock_of` needs per habit, in the same statement:
+    the assignee, the family and the assignee's profile, after the habit in each row."""
+    assignee = ASSIGNEE
+    return (
+        query.add_columns(assignee, Family, User)
+        .join(assignee, assignee.id == Habit.assignee_id)
+        .join(Family, Family.id == Habit.family_id)
+        .outerjoin(User, User.id == assignee.user_id)
+    )
 
 
 async def load_assignee(

@@ -21,12 +21,14 @@ from app.services.clock import date_range
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
     HabitContext,
-    latest,
+    clock_of,
+    in_force,
     load_assignee,
     load_entries,
     load_habit,
     load_versions,
     timeline_of,
+    with_assignee_clock,
 )
 from app.services.pagination import page_of, paginate
 from app.services.scope import InsufficientRole, require_membership
@@ -135,7 +137,9 @@ class HabitService:
         limit: int,
     ) -> tuple[list[HabitView], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        query = select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
+        query = with_assignee_clock(
+            select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
+        )
         if assignee_id is not None:
             query = query.where(Habit.assignee_id == assignee_id)
         if archived is not None:
@@ -145,16 +149,24 @@ class HabitService:
         query = paginate(
             query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
         )
-        habits, next_cursor = page_of(
-            (await self.session.scalars(query)).all(), limit, key=lambda h: (h.created_at, h.id)
+        rows, next_cursor = page_of(
+            (await self.session.execute(query)).tuples().all(),
+            limit,
+            key=lambda row: (row[0].created_at, row[0].id),
         )
-        versions = await load_versions(self.session, [habit.id for habit in habits])
-        return [HabitView(h, latest(versions[h.id])) for h in habits], next_cursor
+        versions = await load_versions(self.session, [row[0].id for row in rows])
+        return [
+            HabitView(
+                habit,
+                in_force(versions[habit.id], clock_of(member, family, profile).today(self.now)),
+            )
+            for habit, member, family, profile in rows
+        ], next_cursor
 
     async def get(self, habit_id: uuid.UUID) -> HabitView:
         context = await load_habit(self.session, self.actor, habit_id)
         versions = await load_versions(self.session, [habit_id])
-        return HabitView(context.habit, latest(versions[habit_id]))
+        return HabitView(context.habit, in_force(versions[habit_id], context.clock.today(self.now)))
 
     async def versions(self, habit_id: uuid.UUID) -> list[HabitVersion]:
         await load_habit(self.session, self.actor, habit_id)
@@ -174,7 +186,8 @@ class HabitService:
                 current_version=habit.version,
             )
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        current = latest(versions)
+        today = context.clock.today(self.now)
+        current = in_force(versions, today)
         values: dict[str, object] = {}
         for name in ("description", "color", "icon"):  # optional: null clears them
             if name in changes.model_fields_set:
@@ -185,7 +198,8 @@ class HabitService:
         if changes.archived is not None:
             values["archived_at"] = func.now() if changes.archived else None
         if changes.changes_measure:
-            current = await self._new_version(context, versions, current, changes)
+            new_version = await self._new_version(context, versions, changes)
+            current = in_force([*versions, new_version], today)
         if values or changes.changes_measure:
             values.update(version=Habit.version + 1, updated_at=func.now())
             # Guarded by the version we read, so two concurrent edits cannot both win.
@@ -233,9 +247,13 @@ class HabitService:
         self,
         context: HabitContext,
         versions: list[HabitVersion],
-        current: HabitVersion,
         changes: HabitUpdate,
     ) -> HabitVersion:
+        """A version from `changes.effective_from` (default today) on, made of the version in
+        force on that date with the changes applied."""
+        effective = changes.effective_from or context.clock.today(self.now)
+        effective = max(effective, context.habit.start_date)
+        current = in_force(versions, effective)
         merged = {
             "type": current.type,
             "target_value": current.target_value,
@@ -252,8 +270,6 @@ class HabitService:
             measure.check_measure()
         except ValueError as error:
             raise InvalidHabitChange(str(error)) from None
-        effective = changes.effective_from or context.clock.today(self.now)
-        effective = max(effective, context.habit.start_date)
         version = HabitVersion(
             habit_id=context.habit.id,
             family_id=context.habit.family_id,
@@ -276,7 +292,8 @@ class HabitService:
         if habit is None:
             return None
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        return HabitView(habit, latest(versions)), versions[0]
+        _, clock = await load_assignee(self.session, habit.family_id, habit.assignee_id)
+        return HabitView(habit, in_force(versions, clock.today(self.now))), versions[0]
 
     @staticmethod
     def _same_create(

@@ -377,15 +377,33 @@ def best_streak(outcomes: Iterable[UnitOutcome]) -> int:
 
 
 def score(timeline: Timeline, entries: Entries, today: date) -> float:
-    """Loop Habit Tracker's habit strength in [0, 1]: exponential smoothing of each day's
-    completion. Skipped and not-due days leave it unchanged; today counts once checked in.
+    """Loop Habit Tracker's habit strength in [0, 1], as `ScoreList.recompute` and
+    `Score.compute` (uhabits-core, models/ScoreList.kt and Score.kt) compute it: each day's
+    completion folded in by exponential smoothing, `value * m + completion * (1 - m)` with
+    `m = 0.5 ** (sqrt(f) / 13)`. A day's completion, as Loop's:
 
-    Per-period habits count how much of the quota the last 7 or 30 days hold (Loop's rolling
-    sum), so a day off inside a well-kept week does not lower the score; each day's check-in
-    is judged by the version in force that day, like everywhere else (a new target does not
-    rewrite the days before it). The rolling sums are differences of one running total."""
-    value = 0.0
-    running = [0.0]  # running[i]: the completions of the first i days from the start
+    - yes/no, daily: 1 for a met check-in, else 0;
+    - yes/no, N per week or month: the met days of the last 2x7 (2x30) days over 2xN (Loop
+      doubles the window of non-daily yes/no habits, so a weekly habit kept on varying
+      weekdays converges to 100 %), at most 1; every day counts, not only check-in days;
+    - numeric: the sum of the values logged in the last 1 (daily), 7 or 30 days against
+      the target (times N for N per period): at least `sum / target`, at most
+      `1 - (sum - target) / target`, clamped to [0, 1]; an unlogged day adds 0, so an
+      at-most habit starts at 1.0 and keeps it while nothing is logged.
+
+    Skipped days leave the score unchanged (and count nothing). What Loopin keeps as its own
+    (docs/loop-parity.md lists each difference): today counts once checked in; each day is
+    judged by the version in force that day (its schedule, target and direction); a
+    `weekdays` schedule (which Loop lacks) counts only its due days, one at a time."""
+    if today < timeline.start_date:
+        return 0.0
+    first_rule = timeline.rule_on(timeline.start_date)
+    assert first_rule is not None
+    value = 1.0 if _is_at_most(first_rule) else 0.0
+    # met[i] / amount[i]: met days / logged amounts of the first i days from the start, so a
+    # window's total is one difference whatever its length.
+    met = [0]
+    amount = [0.0]
     one_day = timedelta(days=1)
     decay_of: Rule | None = None
     decay = 0.0
@@ -396,24 +414,49 @@ def score(timeline: Timeline, entries: Entries, today: date) -> float:
             break
         rule = timeline.rule_on(day)
         assert rule is not None
-        done = entry is not None and entry[STATUS] == CHECKIN_DONE
-        completion = rule.completion(entry[VALUE]) if done and entry is not None else 0.0
-        running.append(running[-1] + completion)
+        status = logged = None
+        if entry is not None:
+            status = entry[STATUS]
+            logged = entry[VALUE] if status == CHECKIN_DONE else None
+        met.append(met[-1] + is_met(rule, entry))
+        amount.append(amount[-1] + (0.0 if logged is None else float(logged)))
         current = day
         day += one_day
-        if entry is not None and entry[STATUS] == CHECKIN_SKIPPED:
+        if status == CHECKIN_SKIPPED:
             continue
         schedule = rule.schedule
-        if schedule.kind == "per_period":
-            window = 7 if schedule.period == "week" else MONTH_DAYS_FOR_FREQUENCY
-            held = running[-1] - running[max(0, len(running) - 1 - window)]
-            completion = min(1.0, held / schedule.times)
-        elif not schedule.is_due_on(current):
+        if schedule.kind == "weekdays" and not schedule.is_due_on(current):
             continue
+        completion = _window_completion(rule, met, amount)
         if rule is not decay_of:
             decay_of, decay = rule, rule.decay
         value = value * decay + completion * (1 - decay)
     return value
+
+
+def _is_at_most(rule: Rule) -> bool:
+    return rule.type == HabitType.NUMERIC and rule.direction == TargetDirection.AT_MOST
+
+
+def _window_completion(rule: Rule, met: list[int], amount: list[float]) -> float:
+    """The completion of the day just appended to the running totals (Loop's rolling sum)."""
+    schedule = rule.schedule
+    per_period = schedule.kind == "per_period"
+    length = (7 if schedule.period == "week" else MONTH_DAYS_FOR_FREQUENCY) if per_period else 1
+    times = schedule.times if per_period else 1
+    if times >= length:  # Loop's Frequency(n, n) is daily
+        length = times = 1
+    if rule.type == HabitType.BOOLEAN:
+        if length > 1:
+            length, times = 2 * length, 2 * times
+        held = met[-1] - met[max(0, len(met) - 1 - length)]
+        return min(1.0, held / times)
+    assert rule.target_value is not None
+    target = float(rule.target_value) * times
+    total = amount[-1] - amount[max(0, len(amount) - 1 - length)]
+    if rule.direction == TargetDirection.AT_MOST:
+        return min(1.0, max(0.0, 1 - (total - target) / target))
+    return min(1.0, total / target)
 
 
 def completion_rate(timeline: Timeline, entries: Entries, today: date, days: int) -> float | None:

@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -39,7 +40,7 @@ from app.schemas.habit import CheckinRead, HabitRead, HabitVersionRead
 from app.schemas.routine import RoutineRead, RoutineVersionRead
 from app.services.actor import Actor
 from app.services.families import FamilyView
-from app.services.habit_context import latest, load_versions
+from app.services.habit_context import clock_of, in_force, load_versions, with_assignee_clock
 from app.services.habits import HabitView
 from app.services.routines import RoutineView, version_dict
 from app.services.scope import families_of, memberships_of
@@ -173,16 +174,25 @@ class SyncService:
                     mode="json"
                 )
         if wanted["habit"]:
-            habits = list(
-                await self.session.scalars(
-                    select(Habit).where(Habit.id.in_(wanted["habit"]), Habit.deleted_at.is_(None))
+            habit_rows = (
+                await self.session.execute(
+                    with_assignee_clock(
+                        select(Habit).where(
+                            Habit.id.in_(wanted["habit"]), Habit.deleted_at.is_(None)
+                        )
+                    )
                 )
-            )
-            versions = await load_versions(self.session, [habit.id for habit in habits])
-            for habit in habits:
-                found["habit"][habit.id] = _dump(
-                    HabitRead, HabitView(habit, latest(versions[habit.id])).as_dict()
-                )
+            ).tuples()
+            now = datetime.now(UTC)
+            habits = [
+                (habit, clock_of(member, family, profile))
+                for habit, member, family, profile in habit_rows
+            ]
+            versions = await load_versions(self.session, [habit.id for habit, _ in habits])
+            for habit, clock in habits:
+                # The version in force on the assignee's today, as GET /v1/habits/{id} shows it.
+                version = in_force(versions[habit.id], clock.today(now))
+                found["habit"][habit.id] = _dump(HabitRead, HabitView(habit, version).as_dict())
         if wanted["habit_version"]:
             for version in await self.session.scalars(
                 select(HabitVersion).where(HabitVersion.id.in_(wanted["habit_version"]))

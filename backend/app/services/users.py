@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +13,7 @@ from app.models import Family, FamilyMember, User
 from app.models.enums import MemberRole
 from app.schemas.user import UserUpdate
 from app.services.actor import Actor
+from app.services.date_line import jumped_dates, skip_jumped_dates
 from app.services.scope import memberships_of
 
 
@@ -45,13 +48,18 @@ class UserService:
             raise Unauthorized("The token's user no longer exists.", code="user_not_found")
         return user
 
-    async def update(self, changes: UserUpdate) -> User:
+    async def update(self, changes: UserUpdate, *, now: datetime | None = None) -> User:
         user = await self.provision()
+        old_clock = (user.timezone, user.day_start_hour)
         for field, value in changes.model_dump(exclude_unset=True).items():
             if value is None and field != "full_name":
                 continue  # null means "leave as it is" for the non-nullable settings
             setattr(user, field, value)
         await self.session.flush()
+        new_clock = (user.timezone, user.day_start_hour)
+        if new_clock != old_clock:
+            dates = jumped_dates(old_clock, new_clock, now or datetime.now(UTC))
+            await skip_jumped_dates(self.session, user.id, dates)
         await self.session.refresh(user)
         return user
 
