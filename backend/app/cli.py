@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +25,12 @@ from app.core.local_auth import (
     local_secret_path,
     uses_local_secret,
 )
-from app.core.migrations import current_revision, head_revision, upgrade_to_head
+from app.core.migrations import (
+    current_revision,
+    migrate_under_lock,
+    pending_revisions,
+    upgrade_to_head,
+)
 from app.core.security import mint_token
 from app.demo_habits import seed_demo
 from app.seed import (
@@ -73,9 +79,12 @@ def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
 
 
 @contextmanager
-def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
-    """The embedded Postgres, migrated, for one command: started if it was not running, and
-    then stopped again; left alone if it was (a `loopin serve` may be using it)."""
+def borrowed_embedded_database(
+    settings: Settings, *, migrate: bool = True
+) -> Iterator[DatabaseUrl]:
+    """The embedded Postgres, migrated (unless told not to), for one command: started if it
+    was not running, and then stopped again; left alone if it was (a `loopin serve` may be
+    using it)."""
     server = embedded_from_env(settings.loopin_data_dir, settings.embedded_port)
     was_running = server.is_running()
     if not was_running:
@@ -83,7 +92,8 @@ def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
     server.start()
     try:
         url = DatabaseUrl(server.url)
-        upgrade_to_head(url)
+        if migrate:
+            upgrade_to_head(url)
         yield url
     finally:
         if not was_running:
@@ -266,6 +276,42 @@ def seed(_: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(_: argparse.Namespace) -> int:
+    """`alembic upgrade head` on DIRECT_URL (else DATABASE_URL, else the embedded database),
+    safe to start on every replica at once: see `migrate_under_lock`."""
+    settings = load_settings()
+    url = settings.migration_url
+    if url is None:
+        with borrowed_embedded_database(settings, migrate=False) as embedded_url:
+            return _migrate(settings, embedded_url)
+    return _migrate(settings, url)
+
+
+def _migrate(settings: Settings, url: DatabaseUrl) -> int:
+    say(f"migrating {url.redacted()} ...")
+    try:
+        outcome = asyncio.run(
+            migrate_under_lock(
+                url,
+                lock_timeout_ms=settings.migration_lock_timeout_ms,
+                on_wait=lambda: say("another `loopin migrate` holds the lock; waiting for it ..."),
+            )
+        )
+    except DBAPIError as error:
+        # A migration's own statement failed (lock_timeout included): its transaction is
+        # rolled back, the migrations before it stay applied.
+        raise CommandFailed(f"migration failed: {_first_line(error.orig or error)}") from None
+    except (asyncpg.PostgresError, OSError, TimeoutError) as error:
+        raise CommandFailed(describe_connection_error(error, url)) from None
+    say(outcome.describe())
+    return 0
+
+
+def _first_line(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Pre-flight checks, each with a plain-language fix."""
     failures = 0
@@ -315,12 +361,15 @@ def doctor(_: argparse.Namespace) -> int:
     if problem is None:
         migration_url = settings.migration_url or url
         current = asyncio.run(current_revision(migration_url))
-        head = head_revision(migration_url)
+        pending = pending_revisions(migration_url, current)
         check(
             "migrations",
-            current == head,
-            f"database at {current}, code at {head}",
-            "run `alembic upgrade head` with DIRECT_URL set (or `loopin serve` for embedded)",
+            not pending,
+            f"at head ({current})"
+            if not pending
+            else f"database at {current or 'no revision'}, {len(pending)} pending: "
+            + ", ".join(pending),
+            "run `loopin migrate` (DIRECT_URL set, or the embedded database)",
         )
     return _doctor_auth(settings, check, failures)
 
@@ -394,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
         "seed", help=f"create the demo family ({DEMO_OWNER_EMAIL} owns it); idempotent"
     )
     seed_cmd.set_defaults(handler=seed)
+
+    migrate_cmd = commands.add_parser(
+        "migrate",
+        help="apply pending migrations on DIRECT_URL under an advisory lock (replica-safe)",
+    )
+    migrate_cmd.set_defaults(handler=migrate)
 
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: Annotated[int, Field(ge=0)] = 15_000
     lock_timeout_ms: Annotated[int, Field(ge=0)] = 5_000
     health_timeout_seconds: Annotated[float, Field(gt=0)] = 2.0
+    # `loopin migrate`: how long one DDL statement may wait for a table lock before the
+    # migration gives up (0 = forever). Live traffic queues behind a waiting DDL statement.
+    migration_lock_timeout_ms: Annotated[int, Field(ge=0)] = 5_000
     loopin_data_dir: Path = REPO_ROOT / ".loopin"
     embedded_port: Annotated[int, Field(gt=0, lt=65536)] = 54329
 
