@@ -64,13 +64,11 @@ def test_two_replicas_started_together_apply_each_migration_once(fresh_database:
             await holder.execute("select pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
             processes = [start_migrate(env_for(fresh_database)) for _ in range(2)]
             deadline = time.monotonic() + 60
-            while (
-                await holder.fetchval(
-                    "select count(*) from pg_locks where locktype = 'advisory' and not granted"
-                    " and database = (select oid from pg_database where datname = current_database())"
-                )
-                < 2
-            ):
+            waiting = (
+                "select count(*) from pg_locks where locktype = 'advisory' and not granted and"
+                " database = (select oid from pg_database where datname = current_database())"
+            )
+            while await holder.fetchval(waiting) < 2:
                 assert time.monotonic() < deadline, "the two commands never waited for the lock"
                 assert all(p.poll() is None for p in processes), "a command exited early"
                 await asyncio.sleep(0.1)

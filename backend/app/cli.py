@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -152,9 +153,21 @@ async def _check_reachable(settings: Settings, url: DatabaseUrl) -> str | None:
     return None
 
 
+def stop_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM (what process managers send) ends `loopin serve` exactly as Ctrl+C does.
+
+    While it serves, uvicorn catches both signals, stops accepting connections and lets the
+    requests in flight finish; afterwards it raises the signal again with the handler it found.
+    Python's own handler turns SIGINT into KeyboardInterrupt (uvicorn then returns normally and
+    the embedded Postgres is stopped on the way out), but the default SIGTERM handler kills the
+    process on the spot, leaving the embedded Postgres running. Same handler for both, then."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    stop_on_sigterm_as_on_ctrl_c()
     settings = load_settings()
     if uses_local_secret(settings):
         # Exported before uvicorn starts, so create_app (in this process or in each worker)
@@ -175,7 +188,7 @@ def serve(args: argparse.Namespace) -> int:
             problem = asyncio.run(_check_reachable(settings, url))
             if problem:
                 say(f"{problem}; serving anyway, /health/ready answers 503 until it is reachable")
-        say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C stops")
+        say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C or SIGTERM stops")
         uvicorn.run(
             "app.main:create_app",
             factory=True,
@@ -183,7 +196,11 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            # X-Forwarded-For/-Proto are believed only from these addresses (uvicorn's
+            # default: FORWARDED_ALLOW_IPS, else 127.0.0.1).
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            timeout_graceful_shutdown=args.graceful_timeout,
             access_log=args.access_log,
         )
     return 0
@@ -422,6 +439,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=1)
     serve_cmd.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve_cmd.add_argument(
+        "--no-proxy-headers",
+        dest="proxy_headers",
+        action="store_false",
+        help="ignore X-Forwarded-For/-Proto even from --forwarded-allow-ips",
+    )
+    serve_cmd.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="comma-separated proxy addresses/networks whose X-Forwarded-* headers are "
+        "trusted, or '*' (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
+    serve_cmd.add_argument(
+        "--graceful-timeout",
+        type=_positive_seconds,
+        default=30,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl+C, how long requests in flight may take to finish (default 30)",
+    )
     serve_cmd.set_defaults(handler=serve)
 
     token_cmd = commands.add_parser(
