@@ -26,6 +26,7 @@ from app.core.local_auth import (
     local_secret_path,
     uses_local_secret,
 )
+from app.core.logging import configure_logging
 from app.core.migrations import (
     current_revision,
     migrate_under_lock,
@@ -168,7 +169,10 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     stop_on_sigterm_as_on_ctrl_c()
+    if not args.access_log:
+        os.environ["ACCESS_LOG"] = "false"  # read by each worker's settings
     settings = load_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
     if uses_local_secret(settings):
         # Exported before uvicorn starts, so create_app (in this process or in each worker)
         # finds it like any configured secret.
@@ -190,7 +194,7 @@ def serve(args: argparse.Namespace) -> int:
                 say(f"{problem}; serving anyway, /health/ready answers 503 until it is reachable")
         say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C or SIGTERM stops")
         uvicorn.run(
-            "app.main:create_app",
+            "app.main:serve_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -201,7 +205,10 @@ def serve(args: argparse.Namespace) -> int:
             proxy_headers=args.proxy_headers,
             forwarded_allow_ips=args.forwarded_allow_ips,
             timeout_graceful_shutdown=args.graceful_timeout,
-            access_log=args.access_log,
+            # The access line is the app's own (app.core.observation); logging is set up by
+            # `serve_app` in each worker, in the format of LOG_FORMAT.
+            access_log=False,
+            log_config=None,
         )
     return 0
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from app.api.routes import (
     boards,
@@ -27,7 +28,9 @@ from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
+from app.core.observation import RequestObservation
 from app.core.openapi import install_openapi
+from app.core.request_context import UserPseudonyms
 from app.core.security import TokenVerifier
 
 logger = logging.getLogger("app")
@@ -37,6 +40,27 @@ def operation_id(route: APIRoute) -> str:
     """`families-create`, `habits-list`, ...: the tag, then the route's name."""
     tag = str(route.tags[0]) if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+class LoopinApp(FastAPI):
+    """FastAPI, with `RequestObservation` wrapped around the whole middleware stack, outside
+    Starlette's ServerErrorMiddleware (`add_middleware` would put it inside): so the 500
+    handler logs inside the request's context, and the access line sees the final status."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        return RequestObservation(
+            super().build_middleware_stack(),
+            pseudonyms=UserPseudonyms.from_settings(settings),
+            access_log=settings.access_log,
+        )
+
+
+def serve_app() -> FastAPI:
+    """The factory `loopin serve` gives uvicorn: logging set up in each worker, then the app."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,7 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
         database = Database(settings, runtime_url)
         app.state.database = database
         try:
@@ -85,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.dispose()
             await token_verifier.aclose()
 
-    app = FastAPI(
+    app = LoopinApp(
         title="Loopin API",
         version="1.0.0",
         summary="Family habits and routines: multi-tenant, offline-friendly.",

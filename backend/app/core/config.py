@@ -23,6 +23,11 @@ class PoolMode(StrEnum):
     TRANSACTION = "transaction"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names it and says why."""
 
@@ -153,6 +158,12 @@ class Settings(BaseSettings):
 
     # --- process ---
     log_level: str = "INFO"
+    log_format: LogFormat | None = Field(
+        default=None, description="json | console; unset: json when ENVIRONMENT=production."
+    )
+    access_log: bool = True
+    # Key of the HMAC that turns a user id into the pseudonym the logs show.
+    log_user_key: SecretStr | None = None
     environment: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "direct_url")
@@ -204,6 +215,13 @@ class Settings(BaseSettings):
             return self.database_pool_mode
         url = self.runtime_url
         return PoolMode.TRANSACTION if url and url.looks_pooled else PoolMode.SESSION
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        production = self.environment.lower() == "production"
+        return LogFormat.JSON if production else LogFormat.CONSOLE
 
     @property
     def jwks_url(self) -> str | None:
