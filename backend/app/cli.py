@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load_settings
 from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
-from app.core.embedded_db import EmbeddedPostgres, embedded_from_env
+from app.core.embedded_db import (
+    EmbeddedPostgres,
+    EmbeddedPostgresMissing,
+    embedded_from_env,
+    require_embedded_postgres,
+)
 from app.core.local_auth import (
     ensure_local_secret,
     hs256_secret,
@@ -173,6 +178,8 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["ACCESS_LOG"] = "false"  # read by each worker's settings
     settings = load_settings()
     configure_logging(settings.log_level, settings.effective_log_format)
+    if settings.database_url is None:
+        require_embedded_postgres()
     if uses_local_secret(settings):
         # Exported before uvicorn starts, so create_app (in this process or in each worker)
         # finds it like any configured secret.
@@ -505,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (SettingsError, CommandFailed) as error:
+    except (SettingsError, CommandFailed, EmbeddedPostgresMissing) as error:
         say(str(error))
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
