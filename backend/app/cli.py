@@ -32,6 +32,11 @@ from app.core.local_auth import (
     uses_local_secret,
 )
 from app.core.logging import configure_logging
+from app.core.metrics_server import (
+    MetricsSetupError,
+    multiprocess_directory,
+    start_metrics_endpoint,
+)
 from app.core.migrations import (
     current_revision,
     migrate_under_lock,
@@ -171,8 +176,6 @@ def stop_on_sigterm_as_on_ctrl_c() -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     stop_on_sigterm_as_on_ctrl_c()
     if not args.access_log:
         os.environ["ACCESS_LOG"] = "false"  # read by each worker's settings
@@ -180,6 +183,44 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.effective_log_format)
     if settings.database_url is None:
         require_embedded_postgres()
+    with _maybe_metrics_folder(settings):
+        return _serve(args, settings)
+
+
+@contextmanager
+def _maybe_metrics_folder(settings: Settings) -> Iterator[None]:
+    if settings.metrics_port is None:
+        yield
+        return
+    try:
+        with multiprocess_directory():
+            yield
+    except MetricsSetupError as error:
+        raise CommandFailed(f"metrics: {error}") from None
+
+
+@contextmanager
+def _maybe_metrics_endpoint(settings: Settings, host: str) -> Iterator[None]:
+    if settings.metrics_port is None:
+        yield
+        return
+    try:
+        stop = start_metrics_endpoint(host, settings.metrics_port)
+    except OSError as error:
+        raise CommandFailed(
+            f"setting METRICS_PORT: cannot listen on {host}:{settings.metrics_port}: "
+            f"{error.strerror or error}"
+        ) from None
+    say(f"metrics on http://{host}:{settings.metrics_port}/metrics")
+    try:
+        yield
+    finally:
+        stop()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
     if uses_local_secret(settings):
         # Exported before uvicorn starts, so create_app (in this process or in each worker)
         # finds it like any configured secret.
@@ -200,23 +241,24 @@ def serve(args: argparse.Namespace) -> int:
             if problem:
                 say(f"{problem}; serving anyway, /health/ready answers 503 until it is reachable")
         say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C or SIGTERM stops")
-        uvicorn.run(
-            "app.main:serve_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=settings.log_level.lower(),
-            # X-Forwarded-For/-Proto are believed only from these addresses (uvicorn's
-            # default: FORWARDED_ALLOW_IPS, else 127.0.0.1).
-            proxy_headers=args.proxy_headers,
-            forwarded_allow_ips=args.forwarded_allow_ips,
-            timeout_graceful_shutdown=args.graceful_timeout,
-            # The access line is the app's own (app.core.observation); logging is set up by
-            # `serve_app` in each worker, in the format of LOG_FORMAT.
-            access_log=False,
-            log_config=None,
-        )
+        with _maybe_metrics_endpoint(settings, args.host):
+            uvicorn.run(
+                "app.main:serve_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=settings.log_level.lower(),
+                # X-Forwarded-For/-Proto are believed only from these addresses (uvicorn's
+                # default: FORWARDED_ALLOW_IPS, else 127.0.0.1).
+                proxy_headers=args.proxy_headers,
+                forwarded_allow_ips=args.forwarded_allow_ips,
+                timeout_graceful_shutdown=args.graceful_timeout,
+                # The access line is the app's own (app.core.observation); logging is set up by
+                # `serve_app` in each worker, in the format of LOG_FORMAT.
+                access_log=False,
+                log_config=None,
+            )
     return 0
 
 

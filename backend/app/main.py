@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -28,6 +29,8 @@ from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
+from app.core.metrics import sample_pool_forever
+from app.core.metrics_server import forget_this_worker
 from app.core.observation import RequestObservation
 from app.core.openapi import install_openapi
 from app.core.request_context import UserPseudonyms
@@ -53,6 +56,7 @@ class LoopinApp(FastAPI):
             super().build_middleware_stack(),
             pseudonyms=UserPseudonyms.from_settings(settings),
             access_log=settings.access_log,
+            metrics=settings.metrics_port is not None,
         )
 
 
@@ -102,9 +106,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # requests allocate, instead of pausing every worker for the whole heap.
         gc.collect()
         gc.freeze()
+        pool_sampler = (
+            asyncio.create_task(sample_pool_forever(database.engine))
+            if settings.metrics_port is not None
+            else None
+        )
         try:
             yield
         finally:
+            if pool_sampler is not None:
+                pool_sampler.cancel()
+                forget_this_worker()
             await database.dispose()
             await token_verifier.aclose()
 

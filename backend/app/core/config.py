@@ -162,6 +162,8 @@ class Settings(BaseSettings):
         default=None, description="json | console; unset: json when ENVIRONMENT=production."
     )
     access_log: bool = True
+    # Prometheus metrics on this port of `loopin serve` (never the API's); unset: none.
+    metrics_port: Annotated[int | None, Field(gt=0, lt=65536)] = None
     # Key of the HMAC that turns a user id into the pseudonym the logs show.
     log_user_key: SecretStr | None = None
     environment: str = Field(default="development", description="development | production")

@@ -1,4 +1,5 @@
-"""What every HTTP request leaves behind: its id in the response, one access line.
+"""What every HTTP request leaves behind: its id in the response, one access line, and
+(with METRICS_PORT) its count, duration and the in-flight gauge.
 
 `RequestObservation` is a pure ASGI middleware (no BaseHTTPMiddleware: that one runs the app
 in a task of its own and streams the response through a queue, which the hot routes would pay
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.metrics import request_finished, request_started
 from app.core.request_context import (
     RequestContext,
     UserPseudonyms,
@@ -39,10 +41,13 @@ class FinishedRequest:
 
 
 class RequestObservation:
-    def __init__(self, app: ASGIApp, *, pseudonyms: UserPseudonyms, access_log: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, pseudonyms: UserPseudonyms, access_log: bool, metrics: bool
+    ) -> None:
         self.app = app
         self.pseudonyms = pseudonyms
         self.access_log = access_log
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +57,8 @@ class RequestObservation:
         request_id = request_id_from(_header(scope, _REQUEST_ID_KEY))
         context = RequestContext(request_id=request_id, pseudonyms=self.pseudonyms)
         token = current_request.set(context)
+        if self.metrics:
+            request_started()
         status = 500  # unless the app answers: what the server will send then
         answered = False
 
@@ -82,6 +89,10 @@ class RequestObservation:
             )
             if self.access_log:
                 log_access(finished)
+            if self.metrics:
+                request_finished(
+                    finished.route, finished.method, finished.status, finished.duration_ms / 1000
+                )
             current_request.reset(token)
 
 
