@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.routes import (
     boards,
@@ -35,6 +35,7 @@ from app.core.observation import RequestObservation
 from app.core.openapi import install_openapi
 from app.core.request_context import UserPseudonyms
 from app.core.security import TokenVerifier
+from app.core.tracing import exporting_provider, install_tracing, tracing_configured
 
 logger = logging.getLogger("app")
 
@@ -46,18 +47,23 @@ def operation_id(route: APIRoute) -> str:
 
 
 class LoopinApp(FastAPI):
-    """FastAPI, with `RequestObservation` wrapped around the whole middleware stack, outside
-    Starlette's ServerErrorMiddleware (`add_middleware` would put it inside): so the 500
-    handler logs inside the request's context, and the access line sees the final status."""
+    """FastAPI, with `RequestObservation` around everything Starlette runs, outside its
+    ServerErrorMiddleware (`add_middleware` would put it inside) and OpenTelemetry's: so the
+    500 handler logs inside the request's context, the access line sees the final status,
+    and the request's span can be tagged with its id."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        settings: Settings = self.state.settings
-        return RequestObservation(
-            super().build_middleware_stack(),
-            pseudonyms=UserPseudonyms.from_settings(settings),
-            access_log=settings.access_log,
-            metrics=settings.metrics_port is not None,
-        )
+    _observed: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._observed is None:
+            settings: Settings = self.state.settings
+            self._observed = RequestObservation(
+                super().__call__,
+                pseudonyms=UserPseudonyms.from_settings(settings),
+                access_log=settings.access_log,
+                metrics=settings.metrics_port is not None,
+            )
+        await self._observed(scope, receive, send)
 
 
 def serve_app() -> FastAPI:
@@ -117,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if pool_sampler is not None:
                 pool_sampler.cancel()
                 forget_this_worker()
+            tracer_provider = getattr(app.state, "tracer_provider", None)
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # sends the spans still in its batch
             await database.dispose()
             await token_verifier.aclose()
 
@@ -129,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_verifier = token_verifier
+    if tracing_configured():
+        install_tracing(app, exporting_provider())
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)

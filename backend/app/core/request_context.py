@@ -62,6 +62,8 @@ class RequestContext:
     request_id: str
     pseudonyms: UserPseudonyms
     user: str | None = None
+    # The request's OpenTelemetry span when it is traced (app.core.tracing), to tag the user.
+    span: Any = None
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar("loopin_request", default=None)
@@ -72,6 +74,8 @@ def record_user(sub: uuid.UUID) -> None:
     context = current_request.get()
     if context is not None and context.user is None:
         context.user = context.pseudonyms(sub)
+        if context.span is not None:
+            context.span.set_attribute("enduser.pseudo.id", context.user)
 
 
 def add_request_fields(
