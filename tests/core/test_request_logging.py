@@ -4,10 +4,13 @@ the request caused."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -240,3 +243,20 @@ def test_json_is_the_default_in_production_only(database_url: str) -> None:
     assert production.effective_log_format is LogFormat.JSON
     assert development.effective_log_format is LogFormat.CONSOLE
     assert chosen.effective_log_format is LogFormat.CONSOLE
+
+
+def test_pseudonym_is_a_keyed_hash_of_the_user_id(database_url: str) -> None:
+    user_id = uuid.uuid4()
+    keyed = make_settings(database_url, log_user_key="operator-chosen-key")
+    other_key = make_settings(database_url, log_user_key="another-key")
+
+    pseudonym = UserPseudonyms.from_settings(keyed)(user_id)
+
+    expected = hmac.new(b"operator-chosen-key", user_id.bytes, hashlib.sha256).hexdigest()[:16]
+    assert pseudonym == expected
+    assert UserPseudonyms.from_settings(keyed)(user_id) == pseudonym  # stable across workers
+    assert UserPseudonyms.from_settings(other_key)(user_id) != pseudonym
+    # Without a key, the JWT secret's derivative: stable, but not a plain hash of the id.
+    derived = UserPseudonyms.from_settings(make_settings(database_url))(user_id)
+    assert derived == UserPseudonyms.from_settings(make_settings(database_url))(user_id)
+    assert derived != hashlib.sha256(user_id.bytes).hexdigest()[:16]
