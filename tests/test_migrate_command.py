@@ -165,3 +165,26 @@ def test_doctor_lists_pending_migrations(fresh_database: str) -> None:
     assert result.returncode == 1
     assert "[FAIL] migrations: database at 0002, 2 pending: 0003, 0004" in result.stdout
     assert "fix: run `loopin migrate`" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres.ref:pw@pooler.example.test:6543/postgres",
+        "postgresql://u:pw@127.0.0.1:5432/db?pgbouncer=true",
+    ],
+)
+def test_refuses_a_transaction_mode_pooler(url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        env=env_for(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "looks like a transaction-mode pooler" in result.stderr
+    assert "set DIRECT_URL" in result.stderr
+    assert "pw" not in result.stderr

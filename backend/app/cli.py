@@ -16,7 +16,14 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load_settings
+from app.core.config import (
+    DatabaseUrl,
+    LogFormat,
+    PoolMode,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
 from app.core.embedded_db import (
@@ -65,8 +72,21 @@ class CommandFailed(Exception):
     """The command cannot do its job; str(exc) is the one line the operator reads."""
 
 
-def say(message: str) -> None:
-    print(f"loopin: {message}", file=sys.stderr, flush=True)
+class _Voice:
+    """Where `say` writes: plain lines on stderr, or log records once `loopin serve` has set
+    up JSON logs (a production log stays one JSON object per line, these lines included)."""
+
+    as_log = False
+
+
+_cli_logger = logging.getLogger("app.cli")
+
+
+def say(message: str, level: int = logging.INFO) -> None:
+    if _Voice.as_log:
+        _cli_logger.log(level, message)
+    else:
+        print(f"loopin: {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -181,6 +201,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["ACCESS_LOG"] = "false"  # read by each worker's settings
     settings = load_settings()
     configure_logging(settings.log_level, settings.effective_log_format)
+    _Voice.as_log = settings.effective_log_format is LogFormat.JSON
     if settings.database_url is None:
         require_embedded_postgres()
     with _maybe_metrics_folder(settings):
@@ -239,7 +260,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         else:
             problem = asyncio.run(_check_reachable(settings, url))
             if problem:
-                say(f"{problem}; serving anyway, /health/ready answers 503 until it is reachable")
+                say(
+                    f"{problem}; serving anyway, /health/ready answers 503 until it is reachable",
+                    logging.WARNING,
+                )
         say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C or SIGTERM stops")
         with _maybe_metrics_endpoint(settings, args.host):
             uvicorn.run(
@@ -361,6 +385,13 @@ def migrate(_: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, url: DatabaseUrl) -> int:
+    if url.looks_pooled:
+        # A transaction-mode pooler may hand each statement another server connection: the
+        # session's advisory lock would guard nothing.
+        raise CommandFailed(
+            f"{url.redacted()} looks like a transaction-mode pooler (port 6543 or "
+            "?pgbouncer=true): set DIRECT_URL to the direct or session-mode URL to migrate"
+        )
     say(f"migrating {url.redacted()} ...")
     try:
         outcome = asyncio.run(
@@ -555,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except (SettingsError, CommandFailed, EmbeddedPostgresMissing) as error:
-        say(str(error))
+        say(str(error), logging.ERROR)
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
         return 130
