@@ -51,6 +51,7 @@ from app.core.migrations import (
     upgrade_to_head,
 )
 from app.core.security import mint_token
+from app.core.tracing import tracing_configured
 from app.demo_habits import seed_demo
 from app.seed import (
     DEMO_FAMILY_NAME,
@@ -433,6 +434,7 @@ def doctor(_: argparse.Namespace) -> int:
         check("settings", False, str(error), "correct that variable in the environment or .env")
         return 1
     check("settings", True, "parsed")
+    check("observability", True, _observability(settings))
 
     url = settings.runtime_url
     if url is None:
@@ -476,6 +478,20 @@ def doctor(_: argparse.Namespace) -> int:
             "run `loopin migrate` (DIRECT_URL set, or the embedded database)",
         )
     return _doctor_auth(settings, check, failures)
+
+
+def _observability(settings: Settings) -> str:
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return "; ".join(
+        (
+            f"logs {settings.effective_log_format.value} at {settings.log_level}"
+            + ("" if settings.access_log else ", no access log"),
+            f"metrics on port {settings.metrics_port}" if settings.metrics_port else "no metrics",
+            f"traces to {traces}" if tracing_configured() else "no traces",
+        )
+    )
 
 
 def _doctor_auth(settings: Settings, check: Callable[..., None], failures: int) -> int:
