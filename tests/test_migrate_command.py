@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import asyncpg
@@ -15,8 +16,12 @@ import pytest
 from alembic import command
 
 from app.core.config import DatabaseUrl
-from app.core.migrations import MIGRATION_LOCK_KEY, alembic_config, head_revision
-from tests.support.databases import scratch_database
+from app.core.migrations import (
+    MIGRATION_LOCK_KEY,
+    alembic_config,
+    head_revision,
+    pending_revisions,
+)
 
 _CONFIG_VARIABLES = {"DATABASE_URL", "DIRECT_URL", "ENVIRONMENT", "MIGRATION_LOCK_TIMEOUT_MS"}
 
@@ -49,8 +54,27 @@ def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
 
 @pytest.fixture
 def fresh_database(database_url: str) -> Iterator[str]:
-    with scratch_database(database_url, "loopin_migrate") as url:
-        yield url
+    """An empty database of its own on the test server: migrated from nothing, and its
+    advisory locks seen by no other test."""
+    name = f"loopin_migrate_{uuid.uuid4().hex[:8]}"
+    server = database_url.rsplit("/", 1)[0]
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(f"{server}/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'create database "{name}"'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        asyncio.run(run(f'drop database if exists "{name}" with (force)'))
+
+
+def all_revisions(url: str) -> list[str]:
+    return pending_revisions(DatabaseUrl(url), None)
 
 
 def test_two_replicas_started_together_apply_each_migration_once(fresh_database: str) -> None:
@@ -88,7 +112,7 @@ def test_two_replicas_started_together_apply_each_migration_once(fresh_database:
     assert all("another `loopin migrate` holds the lock; waiting" in out for out in outputs)
     migrated = [out for out in outputs if "migrated from an empty database" in out]
     assert len(migrated) == 1, outputs
-    assert f"to {head}: applied 0001, 0002, 0003, 0004" in migrated[0]
+    assert f"to {head}: applied {', '.join(all_revisions(fresh_database))}" in migrated[0]
     [other] = [out for out in outputs if out is not migrated[0]]
     assert f"already at head ({head}) (after waiting for another migrate)" in other
     versions = fetch(fresh_database, "select version_num from alembic_version")
@@ -163,7 +187,11 @@ def test_doctor_lists_pending_migrations(fresh_database: str) -> None:
     )
 
     assert result.returncode == 1
-    assert "[FAIL] migrations: database at 0002, 2 pending: 0003, 0004" in result.stdout
+    pending = all_revisions(fresh_database)[2:]
+    assert (
+        f"[FAIL] migrations: database at 0002, {len(pending)} pending: {', '.join(pending)}"
+        in result.stdout
+    )
     assert "fix: run `loopin migrate`" in result.stdout
 
 

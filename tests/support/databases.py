@@ -3,17 +3,14 @@ embedded server in a throw-away folder."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -72,24 +69,3 @@ class TestDriverConnection:
             await self.connection.execute(text("select 1"))
         async with driver.transaction():
             yield driver
-
-
-@contextmanager
-def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
-    """An empty database of its own on the test server, dropped afterwards: for tests that
-    migrate from nothing or hold locks other tests must not see."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    server = server_url.rsplit("/", 1)[0]
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(f"{server}/postgres")
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'create database "{name}"'))
-    try:
-        yield f"{server}/{name}"
-    finally:
-        asyncio.run(run(f'drop database if exists "{name}" with (force)'))
