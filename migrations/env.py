@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import event, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -69,6 +69,19 @@ def _run_sync(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _session_lock_timeout(milliseconds: int) -> Any:
+    def set_lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's recipe for a session setting on connect: outside any transaction.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"set lock_timeout = {milliseconds}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return set_lock_timeout
+
+
 async def run_migrations_online() -> None:
     url = _migration_url()
     # DIRECT_URL should bypass the pooler, but if only a pooled URL exists keep asyncpg from
@@ -77,6 +90,12 @@ async def run_migrations_online() -> None:
     engine = create_async_engine(
         url.sqlalchemy_url, poolclass=pool.NullPool, connect_args=connect_args
     )
+    lock_timeout_ms = config.attributes.get("lock_timeout_ms")
+    if lock_timeout_ms is not None:
+        # `loopin migrate`: a DDL statement waiting for a table's lock behind live traffic
+        # makes every later query on that table queue behind it; give up after this long
+        # instead (the migration fails, its transaction rolls back, the command says so).
+        event.listen(engine.sync_engine, "connect", _session_lock_timeout(int(lock_timeout_ms)))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

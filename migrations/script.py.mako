@@ -3,6 +3,10 @@
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
+
+Say here if this migration rewrites or scans a large table (a column type change, a NOT NULL
+without default, an index built without CONCURRENTLY, ...): how long it locks what, and how
+to run it on a busy database.
 """
 
 from collections.abc import Sequence

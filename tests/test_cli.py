@@ -49,7 +49,12 @@ class TestDoctor:
     def test_healthy_setup_passes(self, database_url: str) -> None:
         result = run_loopin(
             "doctor",
-            env={"DATABASE_URL": database_url, "SUPABASE_JWT_SECRET": "x" * 40},
+            env={
+                "DATABASE_URL": database_url,
+                "SUPABASE_JWT_SECRET": "x" * 40,
+                "LOG_LEVEL": "INFO",
+                "LOG_FORMAT": "console",
+            },
         )
         assert result.returncode == 0, result.stdout
         assert "[ok] migrations" in result.stdout
@@ -80,6 +85,28 @@ class TestDoctor:
         assert "authenticated: SELECT on checkins" in result.stdout
         assert "revoke all on <object> from anon, authenticated" in result.stdout
         assert "[ok] request role" in result.stdout
+        assert "[ok] observability: logs console at INFO; no metrics; no traces" in result.stdout
+
+    def test_reports_logs_metrics_and_traces(self, database_url: str) -> None:
+        result = run_loopin(
+            "doctor",
+            env={
+                "DATABASE_URL": database_url,
+                "SUPABASE_JWT_SECRET": "x" * 40,
+                "ENVIRONMENT": "production",
+                "LOG_LEVEL": "INFO",
+                "LOG_FORMAT": "json",
+                "METRICS_PORT": "9464",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector.internal:4318",
+                "OTEL_SDK_DISABLED": "false",
+            },
+        )
+
+        assert result.returncode == 0, result.stdout
+        assert (
+            "[ok] observability: logs json at INFO; metrics on port 9464; "
+            "traces to http://collector.internal:4318"
+        ) in result.stdout
 
     def test_bad_setting_is_one_line(self) -> None:
         result = run_loopin("doctor", env={"DATABASE_URL": "mysql://x/y"})

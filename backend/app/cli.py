@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,13 +16,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.config import DatabaseUrl, PoolMode, Settings, SettingsError, load_settings
+from app.core.config import (
+    DatabaseUrl,
+    LogFormat,
+    PoolMode,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from app.core.database import Database, configure_transaction
 from app.core.diagnostics import describe_connection_error
-from app.core.embedded_db import EmbeddedPostgres, embedded_from_env
+from app.core.embedded_db import (
+    EmbeddedPostgres,
+    EmbeddedPostgresMissing,
+    embedded_from_env,
+    require_embedded_postgres,
+)
 from app.core.errors import ProblemError
 from app.core.exposure import data_api_exposure, request_role_usable
 from app.core.local_auth import (
@@ -30,9 +44,21 @@ from app.core.local_auth import (
     local_secret_path,
     uses_local_secret,
 )
-from app.core.migrations import current_revision, head_revision, upgrade_to_head
+from app.core.logging import configure_logging
+from app.core.metrics_server import (
+    MetricsSetupError,
+    multiprocess_directory,
+    start_metrics_endpoint,
+)
+from app.core.migrations import (
+    current_revision,
+    migrate_under_lock,
+    pending_revisions,
+    upgrade_to_head,
+)
 from app.core.roles import REQUEST_ROLE
 from app.core.security import mint_token
+from app.core.tracing import tracing_configured
 from app.demo_habits import seed_demo
 from app.seed import (
     DEMO_FAMILY_NAME,
@@ -55,8 +81,21 @@ class CommandFailed(Exception):
     """The command cannot do its job; str(exc) is the one line the operator reads."""
 
 
-def say(message: str) -> None:
-    print(f"loopin: {message}", file=sys.stderr, flush=True)
+class _Voice:
+    """Where `say` writes: plain lines on stderr, or log records once `loopin serve` has set
+    up JSON logs (a production log stays one JSON object per line, these lines included)."""
+
+    as_log = False
+
+
+_cli_logger = logging.getLogger("app.cli")
+
+
+def say(message: str, level: int = logging.INFO) -> None:
+    if _Voice.as_log:
+        _cli_logger.log(level, message)
+    else:
+        print(f"loopin: {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -83,9 +122,12 @@ def embedded_database(settings: Settings) -> Iterator[EmbeddedPostgres]:
 
 
 @contextmanager
-def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
-    """The embedded Postgres, migrated, for one command: started if it was not running, and
-    then stopped again; left alone if it was (a `loopin serve` may be using it)."""
+def borrowed_embedded_database(
+    settings: Settings, *, migrate: bool = True
+) -> Iterator[DatabaseUrl]:
+    """The embedded Postgres, migrated (unless told not to), for one command: started if it
+    was not running, and then stopped again; left alone if it was (a `loopin serve` may be
+    using it)."""
     server = embedded_from_env(
         settings.loopin_data_dir, settings.embedded_port, settings.embedded_db_shape
     )
@@ -95,7 +137,8 @@ def borrowed_embedded_database(settings: Settings) -> Iterator[DatabaseUrl]:
     server.start()
     try:
         url = DatabaseUrl(server.url)
-        upgrade_to_head(url)
+        if migrate:
+            upgrade_to_head(url)
         yield url
     finally:
         if not was_running:
@@ -154,10 +197,64 @@ async def _check_reachable(settings: Settings, url: DatabaseUrl) -> str | None:
     return None
 
 
+def stop_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM (what process managers send) ends `loopin serve` exactly as Ctrl+C does.
+
+    While it serves, uvicorn catches both signals, stops accepting connections and lets the
+    requests in flight finish; afterwards it raises the signal again with the handler it found.
+    Python's own handler turns SIGINT into KeyboardInterrupt (uvicorn then returns normally and
+    the embedded Postgres is stopped on the way out), but the default SIGTERM handler kills the
+    process on the spot, leaving the embedded Postgres running. Same handler for both, then."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def serve(args: argparse.Namespace) -> int:
+    stop_on_sigterm_as_on_ctrl_c()
+    if not args.access_log:
+        os.environ["ACCESS_LOG"] = "false"  # read by each worker's settings
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    _Voice.as_log = settings.effective_log_format is LogFormat.JSON
+    if settings.database_url is None:
+        require_embedded_postgres()
+    with _maybe_metrics_folder(settings):
+        return _serve(args, settings)
+
+
+@contextmanager
+def _maybe_metrics_folder(settings: Settings) -> Iterator[None]:
+    if settings.metrics_port is None:
+        yield
+        return
+    try:
+        with multiprocess_directory():
+            yield
+    except MetricsSetupError as error:
+        raise CommandFailed(f"metrics: {error}") from None
+
+
+@contextmanager
+def _maybe_metrics_endpoint(settings: Settings, host: str) -> Iterator[None]:
+    if settings.metrics_port is None:
+        yield
+        return
+    try:
+        stop = start_metrics_endpoint(host, settings.metrics_port)
+    except OSError as error:
+        raise CommandFailed(
+            f"setting METRICS_PORT: cannot listen on {host}:{settings.metrics_port}: "
+            f"{error.strerror or error}"
+        ) from None
+    say(f"metrics on http://{host}:{settings.metrics_port}/metrics")
+    try:
+        yield
+    finally:
+        stop()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    settings = load_settings()
     if uses_local_secret(settings):
         # Exported before uvicorn starts, so create_app (in this process or in each worker)
         # finds it like any configured secret.
@@ -176,18 +273,29 @@ def serve(args: argparse.Namespace) -> int:
         else:
             problem = asyncio.run(_check_reachable(settings, url))
             if problem:
-                say(f"{problem}; serving anyway, /health/ready answers 503 until it is reachable")
-        say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C stops")
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-            access_log=args.access_log,
-        )
+                say(
+                    f"{problem}; serving anyway, /health/ready answers 503 until it is reachable",
+                    logging.WARNING,
+                )
+        say(f"serving on http://{args.host}:{args.port} (docs: /docs); Ctrl+C or SIGTERM stops")
+        with _maybe_metrics_endpoint(settings, args.host):
+            uvicorn.run(
+                "app.main:serve_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=settings.log_level.lower(),
+                # X-Forwarded-For/-Proto are believed only from these addresses (uvicorn's
+                # default: FORWARDED_ALLOW_IPS, else 127.0.0.1).
+                proxy_headers=args.proxy_headers,
+                forwarded_allow_ips=args.forwarded_allow_ips,
+                timeout_graceful_shutdown=args.graceful_timeout,
+                # The access line is the app's own (app.core.observation); logging is set up by
+                # `serve_app` in each worker, in the format of LOG_FORMAT.
+                access_log=False,
+                log_config=None,
+            )
     return 0
 
 
@@ -305,6 +413,49 @@ def import_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(_: argparse.Namespace) -> int:
+    """`alembic upgrade head` on DIRECT_URL (else DATABASE_URL, else the embedded database),
+    safe to start on every replica at once: see `migrate_under_lock`."""
+    settings = load_settings()
+    url = settings.migration_url
+    if url is None:
+        with borrowed_embedded_database(settings, migrate=False) as embedded_url:
+            return _migrate(settings, embedded_url)
+    return _migrate(settings, url)
+
+
+def _migrate(settings: Settings, url: DatabaseUrl) -> int:
+    if url.looks_pooled:
+        # A transaction-mode pooler may hand each statement another server connection: the
+        # session's advisory lock would guard nothing.
+        raise CommandFailed(
+            f"{url.redacted()} looks like a transaction-mode pooler (port 6543 or "
+            "?pgbouncer=true): set DIRECT_URL to the direct or session-mode URL to migrate"
+        )
+    say(f"migrating {url.redacted()} ...")
+    try:
+        outcome = asyncio.run(
+            migrate_under_lock(
+                url,
+                lock_timeout_ms=settings.migration_lock_timeout_ms,
+                on_wait=lambda: say("another `loopin migrate` holds the lock; waiting for it ..."),
+            )
+        )
+    except DBAPIError as error:
+        # A migration's own statement failed (lock_timeout included): its transaction is
+        # rolled back, the migrations before it stay applied.
+        raise CommandFailed(f"migration failed: {_first_line(error.orig or error)}") from None
+    except (asyncpg.PostgresError, OSError, TimeoutError) as error:
+        raise CommandFailed(describe_connection_error(error, url)) from None
+    say(outcome.describe())
+    return 0
+
+
+def _first_line(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Pre-flight checks, each with a plain-language fix."""
     failures = 0
@@ -322,6 +473,7 @@ def doctor(_: argparse.Namespace) -> int:
         check("settings", False, str(error), "correct that variable in the environment or .env")
         return 1
     check("settings", True, "parsed")
+    check("observability", True, _observability(settings))
 
     url = settings.runtime_url
     if url is None:
@@ -356,12 +508,15 @@ def doctor(_: argparse.Namespace) -> int:
     if problem is None:
         migration_url = settings.migration_url or url
         current = asyncio.run(current_revision(migration_url))
-        head = head_revision(migration_url)
+        pending = pending_revisions(migration_url, current)
         check(
             "migrations",
-            current == head,
-            f"database at {current}, code at {head}",
-            "run `alembic upgrade head` with DIRECT_URL set (or `loopin serve` for embedded)",
+            not pending,
+            f"at head ({current})"
+            if not pending
+            else f"database at {current or 'no revision'}, {len(pending)} pending: "
+            + ", ".join(pending),
+            "run `loopin migrate` (DIRECT_URL set, or the embedded database)",
         )
         exposure = in_transaction(settings, url, data_api_exposure)
         role_usable = in_transaction(settings, url, request_role_usable)
@@ -385,6 +540,20 @@ def doctor(_: argparse.Namespace) -> int:
             "(with set true on Postgres 16+)",
         )
     return _doctor_auth(settings, check, failures)
+
+
+def _observability(settings: Settings) -> str:
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return "; ".join(
+        (
+            f"logs {settings.effective_log_format.value} at {settings.log_level}"
+            + ("" if settings.access_log else ", no access log"),
+            f"metrics on port {settings.metrics_port}" if settings.metrics_port else "no metrics",
+            f"traces to {traces}" if tracing_configured() else "no traces",
+        )
+    )
 
 
 def _doctor_auth(settings: Settings, check: Callable[..., None], failures: int) -> int:
@@ -435,6 +604,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=1)
     serve_cmd.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve_cmd.add_argument(
+        "--no-proxy-headers",
+        dest="proxy_headers",
+        action="store_false",
+        help="ignore X-Forwarded-For/-Proto even from --forwarded-allow-ips",
+    )
+    serve_cmd.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="comma-separated proxy addresses/networks whose X-Forwarded-* headers are "
+        "trusted, or '*' (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
+    serve_cmd.add_argument(
+        "--graceful-timeout",
+        type=_positive_seconds,
+        default=30,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl+C, how long requests in flight may take to finish (default 30)",
+    )
     serve_cmd.set_defaults(handler=serve)
 
     token_cmd = commands.add_parser(
@@ -464,6 +653,12 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmd.add_argument("--member", required=True, type=uuid.UUID, help="member id")
     import_cmd.set_defaults(handler=import_loop)
 
+    migrate_cmd = commands.add_parser(
+        "migrate",
+        help="apply pending migrations on DIRECT_URL under an advisory lock (replica-safe)",
+    )
+    migrate_cmd.set_defaults(handler=migrate)
+
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)
     return parser
@@ -475,8 +670,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (SettingsError, CommandFailed) as error:
-        say(str(error))
+    except (SettingsError, CommandFailed, EmbeddedPostgresMissing) as error:
+        say(str(error), logging.ERROR)
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:
         return 130

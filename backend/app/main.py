@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.routes import (
     boards,
@@ -28,8 +30,13 @@ from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
+from app.core.metrics import sample_pool_forever
+from app.core.metrics_server import forget_this_worker
+from app.core.observation import RequestObservation
 from app.core.openapi import install_openapi
+from app.core.request_context import UserPseudonyms
 from app.core.security import TokenVerifier
+from app.core.tracing import exporting_provider, install_tracing, tracing_configured
 
 logger = logging.getLogger("app")
 
@@ -38,6 +45,33 @@ def operation_id(route: APIRoute) -> str:
     """`families-create`, `habits-list`, ...: the tag, then the route's name."""
     tag = str(route.tags[0]) if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+class LoopinApp(FastAPI):
+    """FastAPI, with `RequestObservation` around everything Starlette runs, outside its
+    ServerErrorMiddleware (`add_middleware` would put it inside) and OpenTelemetry's: so the
+    500 handler logs inside the request's context, the access line sees the final status,
+    and the request's span can be tagged with its id."""
+
+    _observed: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._observed is None:
+            settings: Settings = self.state.settings
+            self._observed = RequestObservation(
+                super().__call__,
+                pseudonyms=UserPseudonyms.from_settings(settings),
+                access_log=settings.access_log,
+                metrics=settings.metrics_port is not None,
+            )
+        await self._observed(scope, receive, send)
+
+
+def serve_app() -> FastAPI:
+    """The factory `loopin serve` gives uvicorn: logging set up in each worker, then the app."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,7 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
         database = Database(settings, runtime_url)
         app.state.database = database
         try:
@@ -80,13 +113,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # requests allocate, instead of pausing every worker for the whole heap.
         gc.collect()
         gc.freeze()
+        pool_sampler = (
+            asyncio.create_task(sample_pool_forever(database.engine))
+            if settings.metrics_port is not None
+            else None
+        )
         try:
             yield
         finally:
+            if pool_sampler is not None:
+                pool_sampler.cancel()
+                forget_this_worker()
+            tracer_provider = getattr(app.state, "tracer_provider", None)
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # sends the spans still in its batch
             await database.dispose()
             await token_verifier.aclose()
 
-    app = FastAPI(
+    app = LoopinApp(
         title="Loopin API",
         version="1.0.0",
         summary="Family habits and routines: multi-tenant, offline-friendly.",
@@ -95,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_verifier = token_verifier
+    if tracing_configured():
+        install_tracing(app, exporting_provider())
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(

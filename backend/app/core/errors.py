@@ -219,15 +219,17 @@ def _database_problem(
     """The answer to a failed statement, by what asyncpg reported: a client-facing rule, bad
     input, a busy or unreachable database, or (only then) a bug."""
     constraint = getattr(driver_error, "constraint_name", None)
-    if constraint in _CONSTRAINT_PROBLEMS:
-        status, code, detail = _CONSTRAINT_PROBLEMS[constraint]
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    kind = _error_kind(constraint, sqlstate, integrity=integrity, unavailable=unavailable)
+    _count_database_error(kind)
+    if kind == "constraint":
+        status, code, detail = _CONSTRAINT_PROBLEMS[str(constraint)]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return problem_response(status, code, detail, headers=headers)
     if integrity:
-        logger.warning("unmapped integrity error on %s", constraint)
+        logger.warning("unmapped integrity error on %s", constraint, extra={"kind": kind})
         return problem_response(409, "conflict", "The change conflicts with the current data.")
-    sqlstate = getattr(driver_error, "sqlstate", None)
-    if sqlstate == _INSUFFICIENT_PRIVILEGE:
+    if kind == "refused":
         # Postgres refused what a service let through (a policy's WITH CHECK, a column
         # grant): the request lacked the right, so it is answered like any other refusal.
         # Logged, since the service should have said so first.
@@ -235,8 +237,8 @@ def _database_problem(
         return problem_response(
             403, "permission_denied", "You are not allowed to make this change."
         )
-    if isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
-        logger.warning("data exception %s reached the database", sqlstate)
+    if kind == "data":
+        logger.warning("data exception %s reached the database", sqlstate, extra={"kind": kind})
         return problem_response(
             422,
             "invalid_value",
@@ -251,15 +253,42 @@ def _database_problem(
             headers={"Retry-After": "1"},
         )
     if unavailable:
-        logger.warning("database unavailable: %s", type(driver_error).__name__)
+        logger.warning(
+            "database unavailable: %s", type(driver_error).__name__, extra={"kind": kind}
+        )
         return problem_response(
             503,
             "database_unavailable",
             "The database is not reachable right now; retry shortly.",
             headers={"Retry-After": "1"},
         )
-    logger.exception("unexpected database error")
+    logger.exception("unexpected database error", extra={"kind": kind, "sqlstate": sqlstate})
     return problem_response(500, "internal_error", "An unexpected error occurred.")
+
+
+def _error_kind(constraint: object, sqlstate: object, *, integrity: bool, unavailable: bool) -> str:
+    """The database error's kind, as the metrics and the logs name it."""
+    if constraint in _CONSTRAINT_PROBLEMS:
+        return "constraint"
+    if integrity:
+        return "integrity"
+    if sqlstate == _INSUFFICIENT_PRIVILEGE:
+        return "refused"
+    if isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION_CLASS):
+        return "data"
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return "busy"
+    if unavailable:
+        return "unavailable"
+    return "unexpected"
+
+
+def _count_database_error(kind: str) -> None:
+    # Imported here: the CLI imports this module before `loopin serve` sets up the metrics'
+    # multiprocess folder (see app.core.metrics).
+    from app.core import metrics
+
+    metrics.database_error(kind)
 
 
 async def _handle_database(_: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
 from app.core.errors import problem_of
+from app.core.metrics import SYNC_BATCH_ITEMS, SYNC_PAGE_CHANGES
 from app.schemas.habit import BatchCheckinsRequest, BatchCheckinsResponse, CheckinRead
 from app.schemas.problem import problems
 from app.schemas.sync import SyncPage
@@ -29,7 +30,9 @@ async def sync_changes(
     at most once, in its latest state; deleted ones and families you lost access to come
     as tombstones (`deleted: true`, `data: null`). The cursor never skips a change, even one
     committed late by a long transaction. While `has_more`, call again with `next_cursor`."""
-    return await SyncService(session, actor).changes(cursor, limit)
+    page = await SyncService(session, actor).changes(cursor, limit)
+    SYNC_PAGE_CHANGES.observe(len(page["changes"]))
+    return page
 
 
 @router.post(
@@ -41,6 +44,7 @@ async def sync_checkins(
     """Write up to 500 check-ins at once, e.g. what a tablet logged offline. One result per
     item, in order: `201`/`200` with the check-in, or the item's 4xx status with its problem.
     One bad item does not fail the others; replaying the whole batch is safe."""
+    SYNC_BATCH_ITEMS.observe(len(data.items))
     service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
     results = await service.put_many(data.items)
     return BatchCheckinsResponse.model_validate(

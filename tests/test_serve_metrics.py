@@ -1,0 +1,95 @@
+"""`loopin serve --workers 2` with METRICS_PORT: the metrics port adds up what both workers
+recorded (prometheus_client's multiprocess mode), and the API's port serves no metrics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.core.embedded_db import free_port
+from tests.support.builders import TEST_JWT_SECRET
+
+_CONFIG_VARIABLES = {
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "SUPABASE_URL",
+    "SUPABASE_JWT_SECRET",
+    "ENVIRONMENT",
+    "METRICS_PORT",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "DATABASE_POOL_SIZE",
+}
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(url, timeout=5).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"left over from an earlier run")
+    api_port, metrics_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
+    env.update(
+        DATABASE_URL=database_url,
+        SUPABASE_JWT_SECRET=TEST_JWT_SECRET,
+        METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(folder),
+        DATABASE_POOL_SIZE="3",
+        LOG_LEVEL="WARNING",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    health = (("method", "GET"), ("route", "/health"), ("status", "200"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "loopin serve exited"
+            try:
+                metrics = scrape(metrics_url)
+            except httpx.TransportError:
+                metrics = {}
+            # Both workers have started and sampled their pools (3 connections each): the
+            # metrics port adds up what each worker process wrote.
+            if metrics.get(("loopin_db_pool_size", ())) == 6:
+                break
+            assert time.monotonic() < deadline, f"workers never reported their pools: {metrics}"
+            time.sleep(0.2)
+        already = metrics.get(("loopin_http_requests_total", health), 0)
+
+        # New connections each time, so both workers get some of them.
+        for _ in range(12):
+            assert httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=5).is_success
+        not_here = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5)
+        metrics = scrape(metrics_url)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+
+    assert already == 0, "requests from an earlier run were added in"
+    assert metrics[("loopin_http_requests_total", health)] == 12
+    assert metrics[("loopin_http_request_duration_seconds_count", health)] == 12
+    assert metrics[("loopin_http_requests_in_flight", ())] == 0
+    assert not_here.status_code == 404
+    assert "counter_999999.db" not in {path.name for path in folder.iterdir()}
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
