@@ -29,10 +29,24 @@ async def _sync_all(
         response = await client.get("/v1/sync", params=params, headers=person.headers)
         assert response.status_code == 200, response.text
         page = response.json()
+        keys = [(change["type"], change["id"]) for change in page["changes"]]
+        assert len(keys) == len(set(keys)), "within a response an entity appears at most once"
         changes += page["changes"]
         cursor = page["next_cursor"]
         if not page["has_more"]:
             return changes, cursor
+
+
+def _applied(changes: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """What a client holds after applying the changes in order: each entity's last state."""
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    for change in changes:
+        key = (change["type"], change["id"])
+        if change["deleted"]:
+            state.pop(key, None)
+        else:
+            state[key] = change["data"]
+    return state
 
 
 def _ids(changes: list[dict[str, Any]], kind: str) -> set[str]:
@@ -77,17 +91,16 @@ class TestFromScratch:
             f"/v1/habits/{habit_id}", json={"name": "Read more"}, headers=parent.headers
         )
         changes, _ = await _sync_all(live_client, parent)
-        keys = [(change["type"], change["id"]) for change in changes]
-        assert len(keys) == len(set(keys)), "an entity appears at most once"
-        assert _ids(changes, "family") == {family_id}
-        assert _ids(changes, "member") == {member_id}
-        assert _ids(changes, "habit") == {habit_id}
-        assert len(_ids(changes, "habit_version")) == 1
-        assert len(_ids(changes, "checkin")) == 2
-        habit = next(c for c in changes if c["type"] == "habit")
-        assert habit["data"]["name"] == "Read more"  # latest state
+        state = _applied(changes)
+        assert {key for key in state if key[0] == "family"} == {("family", family_id)}
+        assert {key for key in state if key[0] == "member"} == {("member", member_id)}
+        assert {key for key in state if key[0] == "habit"} == {("habit", habit_id)}
+        assert len([key for key in state if key[0] == "habit_version"]) == 1
+        assert len([key for key in state if key[0] == "checkin"]) == 2
+        habit = state[("habit", habit_id)]
+        assert habit["name"] == "Read more"  # latest state
         direct = await live_client.get(f"/v1/habits/{habit_id}", headers=parent.headers)
-        assert habit["data"] == direct.json()  # the resource as its own GET shows it
+        assert habit == direct.json()  # the resource as its own GET shows it
 
     async def test_outsider_sees_nothing(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection

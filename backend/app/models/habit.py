@@ -75,11 +75,13 @@ class HabitVersion(UUIDPrimaryKey, Base):
             " or (type = 'numeric' and target_value > 0 and target_direction is not null)",
             name="target_matches_type",
         ),
+        # A family's versions in id order: sync pages through a family's snapshot with it.
+        Index("ix_habit_versions_family_id_id", "family_id", "id"),
     )
 
     habit_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("habits.id", ondelete="CASCADE"))
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     number: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[date] = mapped_column(Date)
@@ -100,11 +102,14 @@ class Checkin(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("habit_id", "date"),  # also the (habit, date range) index
         CheckConstraint("value is null or value >= 0", name="value_not_negative"),
+        # A family's check-ins in id order: sync pages through a family's snapshot with it
+        # (and the family's cascade delete uses it as a family_id index).
+        Index("ix_checkins_family_id_id", "family_id", "id"),
     )
 
     habit_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("habits.id", ondelete="CASCADE"))
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     date: Mapped[date] = mapped_column(Date)
     status: Mapped[CheckinStatus] = mapped_column(checkin_status_enum)

@@ -54,13 +54,17 @@ class RoutineVersion(UUIDPrimaryKey, Base):
     """Routine items and schedule from `effective_from` on. Never updated."""
 
     __tablename__ = "routine_versions"
-    __table_args__ = (UniqueConstraint("routine_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("routine_id", "number"),
+        # A family's versions in id order: sync pages through a family's snapshot with it.
+        Index("ix_routine_versions_family_id_id", "family_id", "id"),
+    )
 
     routine_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("routines.id", ondelete="CASCADE")
     )
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     number: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[date] = mapped_column(Date)

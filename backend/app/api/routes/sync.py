@@ -28,7 +28,12 @@ async def sync_changes(
     habits and their versions, routines and their versions, check-ins. Each entity appears
     at most once, in its latest state; deleted ones and families you lost access to come
     as tombstones (`deleted: true`, `data: null`). The cursor never skips a change, even one
-    committed late by a long transaction. While `has_more`, call again with `next_cursor`."""
+    committed late by a long transaction. While `has_more`, call again with `next_cursor`.
+
+    Joining a family delivers everything in it: the page ends with the family, and the
+    following pages carry its members, habits, versions, routines and check-ins, at most
+    `limit` entities each, however many years of history it holds. An entity may come again
+    in a later page (in its newer state): apply the pages in order."""
     return await SyncService(session, actor).changes(cursor, limit)
 
 
