@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.database import Database, configure_transaction
 from app.core.deadlines import DeadlinePassed, database_deadline
-from app.core.errors import Unauthorized
-from app.core.security import InvalidToken, TokenClaims, TokenVerifier
+from app.core.errors import AuthUnavailable, Unauthorized
+from app.core.security import InvalidToken, KeysUnavailable, TokenClaims, TokenVerifier
 from app.core.sql import user_transaction
 from app.services.actor import Actor
 
@@ -72,6 +72,11 @@ async def verified_claims(
     except InvalidToken as error:
         raise Unauthorized(
             f"The access token is not valid: {error}.", code="invalid_token"
+        ) from None
+    except KeysUnavailable as error:
+        raise AuthUnavailable(
+            "The signing keys cannot be fetched right now; retry shortly.",
+            headers={"Retry-After": str(error.retry_after)},
         ) from None
 
 

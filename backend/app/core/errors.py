@@ -83,6 +83,14 @@ class ServiceUnavailable(ProblemError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+class AuthUnavailable(ServiceUnavailable):
+    """The token cannot be checked: the signing keys cannot be fetched and none is known.
+    Our failure, so never a 401 (the app's cue to sign the user out)."""
+
+    code = "auth_unavailable"
+    title = "Service Unavailable"
+
+
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
     title = "Service Unavailable"
