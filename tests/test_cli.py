@@ -97,6 +97,13 @@ def _wait_for(url: str) -> httpx.Response:
 # --- local auth and demo data ---------------------------------------------------------------
 
 CLI_SECRET = "cli-test-secret-with-at-least-32-bytes-of-entropy"
+# A complete production configuration, spelled as an operator might (any case).
+PRODUCTION = {
+    "SUPABASE_JWT_SECRET": CLI_SECRET,
+    "SUPABASE_URL": "https://abcd.supabase.co",
+    "JWT_ISSUER": "https://abcd.supabase.co/auth/v1",
+    "ENVIRONMENT": "Production",
+}
 # Settings the developer's shell may carry that would change what these commands do.
 _CONFIG_VARIABLES = (
     "DATABASE_URL",
@@ -190,16 +197,14 @@ class TestToken:
         assert count[0][0] == 1
 
     def test_refused_in_production(self, database_url: str) -> None:
-        env = clean_env(
-            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
-        )
+        env = clean_env(DATABASE_URL=database_url, **PRODUCTION)
 
         result = loopin("token", "--email", "prod@loopin.test", env=env)
 
         assert result.returncode == 1
         assert result.stdout == ""
         [line] = result.stderr.splitlines()
-        assert "ENVIRONMENT=production" in line
+        assert "refuses to run with ENVIRONMENT=production" in line
 
     def test_with_database_url_the_secret_must_be_configured(self, database_url: str) -> None:
         result = loopin(
@@ -246,14 +251,12 @@ class TestSeedCommand:
         assert members[0][0] == 4
 
     def test_refused_in_production(self, database_url: str) -> None:
-        env = clean_env(
-            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
-        )
+        env = clean_env(DATABASE_URL=database_url, **PRODUCTION)
 
         result = loopin("seed", env=env)
 
         assert result.returncode == 1
-        assert "ENVIRONMENT=production" in result.stderr
+        assert "refuses to run with ENVIRONMENT=production" in result.stderr
 
 
 class TestEmbeddedDevelopment:

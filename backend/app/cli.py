@@ -125,7 +125,7 @@ def in_transaction(
 
 
 def refuse_in_production(settings: Settings, command: str) -> None:
-    if settings.environment.lower() == "production":
+    if settings.is_production:
         raise CommandFailed(
             f"`loopin {command}` is for development and refuses to run with ENVIRONMENT=production"
         )

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         jwks_cache_seconds=settings.jwks_cache_seconds,
+        allow_anonymous=settings.allow_anonymous_users,
     )
 
     @asynccontextmanager

@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.database import Database, configure_transaction
 from app.core.deadlines import DeadlinePassed, database_deadline
-from app.core.errors import AuthUnavailable, Unauthorized
-from app.core.security import InvalidToken, KeysUnavailable, TokenClaims, TokenVerifier
+from app.core.errors import AuthUnavailable, Forbidden, Unauthorized
+from app.core.security import (
+    AnonymousUser,
+    InvalidToken,
+    KeysUnavailable,
+    TokenClaims,
+    TokenVerifier,
+)
 from app.core.sql import user_transaction
 from app.services.actor import Actor
 
@@ -72,6 +78,12 @@ async def verified_claims(
     except InvalidToken as error:
         raise Unauthorized(
             f"The access token is not valid: {error}.", code="invalid_token"
+        ) from None
+    except AnonymousUser:
+        raise Forbidden(
+            "Anonymous sign-ins cannot use this API: sign up (link an email or a provider)"
+            " and use the new access token.",
+            code="anonymous_user_not_allowed",
         ) from None
     except KeysUnavailable as error:
         raise AuthUnavailable(

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     jwks_cache_seconds: Annotated[float, Field(gt=0)] = 600.0
+    # Supabase's anonymous sign-ins give a real, signed access token with `is_anonymous:
+    # true` to anyone who asks, without an email: off, such a token is refused (403).
+    allow_anonymous_users: bool = False
 
     # --- requests ---
     max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
@@ -150,7 +153,10 @@ class Settings(BaseSettings):
 
     # --- process ---
     log_level: str = "INFO"
-    environment: str = Field(default="development", description="development | production")
+    environment: str = Field(
+        default="development",
+        description="development | production (any case: it is compared lower-cased)",
+    )
 
     @field_validator("database_url", "direct_url")
     @classmethod
@@ -177,13 +183,35 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("environment")
+    @classmethod
+    def _environment_lower_cased(cls, value: str) -> str:
+        # Compared in several places (`is_production`, the CLI): one spelling for all of them.
+        return value.strip().lower()
+
     @model_validator(mode="after")
     def _auth_configured_in_production(self) -> Settings:
-        if self.environment == "production" and not (self.supabase_url or self.supabase_jwt_secret):
+        if not self.is_production:
+            return self
+        if not (self.supabase_url or self.supabase_jwt_secret):
             raise ValueError(
                 "SUPABASE_URL or SUPABASE_JWT_SECRET must be set when ENVIRONMENT=production"
             )
+        if not self.supabase_url or not self.supabase_url.startswith("https://"):
+            raise ValueError(
+                "SUPABASE_URL must be the project's https:// URL when ENVIRONMENT=production"
+                " (tokens' keys are fetched from it, and checked against it)"
+            )
+        if not self.jwt_issuer:
+            raise ValueError(
+                "JWT_ISSUER must be set when ENVIRONMENT=production"
+                " (https://<ref>.supabase.co/auth/v1), so tokens of other projects are refused"
+            )
         return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     # --- derived values ---
     @property

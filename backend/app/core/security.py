@@ -85,6 +85,11 @@ class KeysUnavailable(Exception):
         super().__init__("signing keys unavailable")
 
 
+class AnonymousUser(Exception):
+    """A valid token of a Supabase anonymous sign-in (`is_anonymous: true`) while those are
+    not accepted: the caller is who they say, but has no account to act as here."""
+
+
 class _FetchFailed(Exception):
     """One JWKS fetch did not give a usable key set."""
 
@@ -117,6 +122,7 @@ class TokenVerifier:
         http_client: httpx.AsyncClient | None = None,
         refresh_backoff_seconds: float = 1.0,
         max_refresh_backoff_seconds: float = 60.0,
+        allow_anonymous: bool = False,
     ) -> None:
         if not jwt_secret and not jwks_url:
             raise ValueError("TokenVerifier needs jwt_secret or jwks_url")
@@ -126,6 +132,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._cache_seconds = jwks_cache_seconds
         self._leeway = leeway_seconds
+        self._allow_anonymous = allow_anonymous
         # The allow-list is fixed by configuration, never by the token: an HS256 token is
         # refused outright when no secret is configured (no RSA-public-key-as-HMAC-secret).
         self._algorithms = {"HS256"} if self._secret else set()
@@ -173,7 +180,7 @@ class TokenVerifier:
     async def _checked(self, token: str) -> tuple[TokenClaims, float]:
         try:
             return await self._verify(token)
-        except (InvalidToken, KeysUnavailable):
+        except (InvalidToken, KeysUnavailable, AnonymousUser):
             raise
         except jwt.MissingRequiredClaimError as error:
             raise InvalidToken(f"missing claim: {error.claim}") from None
@@ -206,6 +213,8 @@ class TokenVerifier:
         role = payload.get("role")
         if role != "authenticated":
             raise InvalidToken("token is not a user access token")
+        if payload.get("is_anonymous") is True and not self._allow_anonymous:
+            raise AnonymousUser
         try:
             sub = uuid.UUID(payload["sub"])
         except (ValueError, TypeError, AttributeError):
