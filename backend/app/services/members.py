@@ -122,7 +122,9 @@ class MemberService:
         return target
 
     async def remove(self, family_id: uuid.UUID, member_id: uuid.UUID) -> None:
-        """An admin removes a member, or a member leaves (removes themselves)."""
+        """An admin removes a member (with their habits and check-ins), or a member leaves
+        (removes themselves). A login bound to a managed profile leaves the profile behind,
+        managed again, with its history."""
         # The delete cascades to invitations bound to this profile. Accepting one locks the
         # invitation, then the family; lock them in that order too, or the two deadlock.
         await self.session.execute(
@@ -140,6 +142,11 @@ class MemberService:
                 raise OwnerRequired("Only an owner can remove an owner.")
         if target.role == MemberRole.OWNER:
             await self._ensure_another_owner(family_id)
+        if leaving and target.from_managed_profile:
+            # The child's login leaves; the child's profile and history stay in the family.
+            await self.session.execute(select(func.public.leave_managed_profile(target.id)))
+            self.session.expunge(target)  # no longer visible to the caller: not refreshable
+            return
         await self.session.execute(delete(FamilyMember).where(FamilyMember.id == target.id))
 
     async def _get(self, family_id: uuid.UUID, member_id: uuid.UUID) -> FamilyMember:

@@ -166,5 +166,11 @@ async def update_member(
 async def delete_member(
     family_id: uuid.UUID, member_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> None:
-    """Remove a member (admins), or leave the family (your own member id)."""
+    """Remove a member (admins), or leave the family (your own member id).
+
+    An admin removing a member deletes the member with their habits, routines and check-ins.
+    Leaving keeps them when your login was bound to a managed profile (you accepted an
+    invitation for that profile, e.g. a child who got their own account): the profile turns
+    back into a managed one (`user_id` null, role `member`) with all its history, and only
+    your login leaves. `409 last_owner` when you are the family's only owner."""
     await MemberService(session, actor).remove(family_id, member_id)
