@@ -259,6 +259,32 @@ class TestSeedCommand:
         assert "refuses to run with ENVIRONMENT=production" in result.stderr
 
 
+class TestMaintainCommand:
+    def test_compacts_the_change_log_and_is_idempotent(self, database_url: str) -> None:
+        family_id = uuid.uuid4()
+        fetch(database_url, "insert into families (id, name) values ($1, 'Gone')", family_id)
+        fetch(database_url, "delete from families where id = $1", family_id)
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        first = loopin("maintain", env=env)
+        second = loopin("maintain", "--retention-days", "30", env=env)
+
+        assert first.returncode == 0, first.stderr
+        assert "change log compacted (retention 90 days)" in first.stderr
+        left = fetch(
+            database_url, "select count(*) from sync_changes where family_id = $1", family_id
+        )
+        assert left[0][0] == 0
+        assert second.returncode == 0, second.stderr
+        assert "removed 0 rows of deleted families" in second.stderr
+
+    def test_rejects_what_is_no_number_of_days(self) -> None:
+        result = loopin("maintain", "--retention-days", "0", env=clean_env())
+
+        assert result.returncode == 2
+        assert "is not a positive number of days" in result.stderr
+
+
 class TestEmbeddedDevelopment:
     """`make run` and `make token` on a fresh data folder: no auth settings, no database."""
 

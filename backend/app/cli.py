@@ -1,4 +1,4 @@
-"""`loopin`: serve the API, check the setup, mint local tokens, seed demo data."""
+"""`loopin`: serve the API, check the setup, mint local tokens, seed demo data, maintain."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -37,6 +38,7 @@ from app.seed import (
     ensure_login,
     normalize_email,
 )
+from app.services.change_log import Compaction, compact_change_log
 
 T = TypeVar("T")
 
@@ -266,6 +268,33 @@ def seed(_: argparse.Namespace) -> int:
     return 0
 
 
+def maintain(args: argparse.Namespace) -> int:
+    """Compact the sync change log (`app/services/change_log.py`); safe from cron or pg_cron
+    while the API serves, and idempotent."""
+    settings = load_settings()
+    days = args.retention_days or settings.sync_retention_days
+
+    async def run(url: DatabaseUrl) -> Compaction:
+        database = Database(settings, url)
+        try:
+            return await compact_change_log(database.engine, timedelta(days=days))
+        finally:
+            await database.dispose()
+
+    with command_database(settings) as url:
+        try:
+            done = asyncio.run(run(url))
+        except (DBAPIError, OSError, TimeoutError) as error:
+            raise CommandFailed(describe_connection_error(error, url)) from None
+    say(
+        f"change log compacted (retention {days} days): removed {done.of_deleted_families}"
+        f" rows of deleted families, {done.superseded} superseded and {done.tombstones}"
+        f" old tombstones; {done.remaining} rows remain; cursors below transaction"
+        f" {done.resync_below_txid} must resync"
+    )
+    return 0
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Pre-flight checks, each with a plain-language fix."""
     failures = 0
@@ -361,6 +390,16 @@ def _positive_seconds(raw: str) -> int:
     return seconds
 
 
+def _positive_days(raw: str) -> int:
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive number of days")
+    return days
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loopin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -394,6 +433,19 @@ def build_parser() -> argparse.ArgumentParser:
         "seed", help=f"create the demo family ({DEMO_OWNER_EMAIL} owns it); idempotent"
     )
     seed_cmd.set_defaults(handler=seed)
+
+    maintain_cmd = commands.add_parser(
+        "maintain",
+        help="compact the sync change log (idempotent; safe while the API serves)",
+    )
+    maintain_cmd.add_argument(
+        "--retention-days",
+        type=_positive_days,
+        default=None,
+        metavar="DAYS",
+        help="history to keep (default: SYNC_RETENTION_DAYS)",
+    )
+    maintain_cmd.set_defaults(handler=maintain)
 
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)

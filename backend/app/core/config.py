@@ -150,6 +150,9 @@ class Settings(BaseSettings):
 
     # --- product rules ---
     checkin_backfill_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    # `loopin maintain` keeps the change log's history this long; a sync cursor older than
+    # that may have to start over (410 resync_required).
+    sync_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
     # --- process ---
     log_level: str = "INFO"

@@ -6,7 +6,7 @@ from app.models.family import Family, FamilyMember
 from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.invitation import Invitation
 from app.models.routine import Routine, RoutineVersion
-from app.models.sync import SyncChange
+from app.models.sync import SyncChange, SyncLogState
 from app.models.user import User
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Routine",
     "RoutineVersion",
     "SyncChange",
+    "SyncLogState",
     "User",
     "auth_users",
 ]

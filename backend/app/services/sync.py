@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.errors import Unprocessable
+from app.core.errors import Gone, Unprocessable
 from app.models import (
     Checkin,
     Family,
@@ -68,6 +68,7 @@ MAX_LIMIT = 1000
 # The order a client applies changes in: parents before children.
 TYPE_ORDER = ("family", "member", "habit", "habit_version", "routine", "routine_version", "checkin")
 NIL_UUID = uuid.UUID(int=0)
+_RESYNC_BELOW = text("select resync_below_txid from public.sync_log_state")
 # What a joined family's snapshot walks, in this order (the family itself comes with the join
 # row): each kind's table, and whether it soft-deletes (only live rows are sent).
 SNAPSHOT_KINDS = TYPE_ORDER[1:]
@@ -96,12 +97,20 @@ class Cursor:
     horizon: int = 0  # every change of a transaction below this id was delivered
     after_txid: int = 0
     after_seq: int = 0
+    # The pass began with no cursor: the client holds nothing yet, so tombstones removed by
+    # compaction are nothing it could miss. Ends with the pass (`has_more` false).
+    fresh: bool = False
     # Set while a joined family's contents are being paged; (after_txid, after_seq) is then
     # the join row, where the log resumes.
     snapshot: Snapshot | None = None
 
+    @property
+    def seen_below_txid(self) -> int:
+        """Every change of a transaction below this id has been delivered."""
+        return max(self.horizon, self.after_txid)
+
     def encode(self) -> str:
-        fields: list[Any] = [self.horizon, self.after_txid, self.after_seq]
+        fields: list[Any] = [self.horizon, self.after_txid, self.after_seq, int(self.fresh)]
         if self.snapshot is not None:
             snapshot = self.snapshot
             fields += [snapshot.family_id.hex, snapshot.kind, snapshot.after_id.hex]
@@ -111,23 +120,30 @@ class Cursor:
     @classmethod
     def decode(cls, value: str | None) -> Cursor:
         if not value:
-            return cls()
+            return cls(fresh=True)
         try:
             fields = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-            if not isinstance(fields, list) or len(fields) not in (3, 6):
+            # Three fields: a cursor issued before passes and snapshots existed.
+            if not isinstance(fields, list) or len(fields) not in (3, 4, 7):
                 raise ValueError("not a cursor")
             horizon, txid, seq = (int(field) for field in fields[:3])
+            fresh = len(fields) > 3 and bool(int(fields[3]))
             snapshot = None
-            if len(fields) == 6:
-                kind = int(fields[4])
+            if len(fields) == 7:
+                kind = int(fields[5])
                 if not 0 <= kind < len(SNAPSHOT_KINDS):
                     raise ValueError("not a cursor")
-                snapshot = Snapshot(uuid.UUID(fields[3]), kind, uuid.UUID(fields[5]))
-            return cls(horizon, txid, seq, snapshot)
+                snapshot = Snapshot(uuid.UUID(fields[4]), kind, uuid.UUID(fields[6]))
+            return cls(horizon, txid, seq, fresh, snapshot)
         except (ValueError, TypeError, AttributeError) as error:
             raise Unprocessable(
                 "The cursor is not one this API issued.", code="invalid_cursor"
             ) from error
+
+
+class ResyncRequired(Gone):
+    code = "resync_required"
+    title = "Sync from zero"
 
 
 class SyncService:
@@ -145,6 +161,15 @@ class SyncService:
             )
         )
         rows = (await self.session.scalars(self._log_page(cursor, horizon, limit + 1))).all()
+        if not cursor.fresh:
+            # Read after the rows: compaction raises the bound (committed) before it removes
+            # a tombstone, so any removal the rows above missed is covered by what this sees.
+            resync_below = int(await self.session.scalar(_RESYNC_BELOW) or 0)
+            if resync_below > cursor.seen_below_txid:
+                raise ResyncRequired(
+                    "This cursor is older than the change log's history: drop the local copy"
+                    " and sync again without a cursor."
+                )
         has_more = len(rows) > limit
         rows = rows[:limit]
         joined = next((row for row in rows if _is_join(row)), None)
@@ -153,11 +178,11 @@ class SyncService:
             rows = rows[: rows.index(joined) + 1]
             has_more = True
             next_cursor = Cursor(
-                cursor.horizon, joined.txid, joined.seq, Snapshot(joined.family_id)
+                cursor.horizon, joined.txid, joined.seq, cursor.fresh, Snapshot(joined.family_id)
             )
         elif has_more:
             last = rows[-1]
-            next_cursor = Cursor(cursor.horizon, last.txid, last.seq)
+            next_cursor = Cursor(cursor.horizon, last.txid, last.seq, cursor.fresh)
         else:
             next_cursor = Cursor(max(cursor.horizon, horizon))
         changes = await self._materialise(rows)
@@ -222,9 +247,11 @@ class SyncService:
         if has_more_inside:
             last_kind, last_id = found_ids[-1]
             position = Snapshot(snapshot.family_id, last_kind, last_id)
-            next_cursor = Cursor(cursor.horizon, cursor.after_txid, cursor.after_seq, position)
+            next_cursor = Cursor(
+                cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh, position
+            )
         else:  # back to the log, right after the join row
-            next_cursor = Cursor(cursor.horizon, cursor.after_txid, cursor.after_seq)
+            next_cursor = Cursor(cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh)
         changes = await self._changes_of(wanted)
         return {"changes": changes, "next_cursor": next_cursor.encode(), "has_more": True}
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
 from app.core.errors import problem_of
 from app.schemas.habit import BatchCheckinsRequest, BatchCheckinsResponse, CheckinRead
-from app.schemas.problem import problems
+from app.schemas.problem import Problem, problems
 from app.schemas.sync import SyncPage
 from app.services.checkins import CheckinService
 from app.services.sync import DEFAULT_LIMIT, MAX_LIMIT, SyncService
@@ -17,7 +17,23 @@ from app.services.sync import DEFAULT_LIMIT, MAX_LIMIT, SyncService
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
 
-@router.get("", name="changes", response_model=SyncPage, responses=problems())
+@router.get(
+    "",
+    name="changes",
+    response_model=SyncPage,
+    responses={
+        **problems(),
+        410: {
+            "model": Problem,
+            "description": (
+                "`resync_required`: the cursor is older than the change log's retention"
+                " horizon (`SYNC_RETENTION_DAYS`), so changes it has not seen may have been"
+                " compacted away. Drop the local copy and sync again without a cursor."
+            ),
+            "content": {"application/problem+json": {}},
+        },
+    },
+)
 async def sync_changes(
     session: SessionDep,
     actor: CurrentActor,
@@ -33,7 +49,11 @@ async def sync_changes(
     Joining a family delivers everything in it: the page ends with the family, and the
     following pages carry its members, habits, versions, routines and check-ins, at most
     `limit` entities each, however many years of history it holds. An entity may come again
-    in a later page (in its newer state): apply the pages in order."""
+    in a later page (in its newer state): apply the pages in order.
+
+    The change log keeps `SYNC_RETENTION_DAYS` of history: a cursor older than that (an app
+    offline for months) is answered `410 resync_required`; a first sync (no cursor) never
+    is, however long it takes."""
     return await SyncService(session, actor).changes(cursor, limit)
 
 
