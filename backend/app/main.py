@@ -29,6 +29,7 @@ from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
 from app.core.openapi import install_openapi
 from app.core.security import TokenVerifier
+from app.services.quotas import Quotas
 
 logger = logging.getLogger("app")
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.token_verifier = token_verifier
+    app.state.quotas = Quotas.of(settings)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)

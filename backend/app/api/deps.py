@@ -25,6 +25,7 @@ from app.core.security import (
 )
 from app.core.sql import user_transaction
 from app.services.actor import Actor
+from app.services.quotas import Quotas
 
 
 async def get_settings(request: Request) -> Settings:
@@ -55,6 +56,14 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
+
+
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]
 
 bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 

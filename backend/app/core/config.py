@@ -154,6 +154,13 @@ class Settings(BaseSettings):
     # that may have to start over (410 resync_required).
     sync_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
+    # --- quotas (409 with a code naming the quota; see app/services/quotas.py) ---
+    max_families_per_user: PositiveInt = 20
+    max_habits_per_family: PositiveInt = 300
+    max_managed_profiles_per_family: PositiveInt = 20
+    max_pending_invitations_per_family: PositiveInt = 50
+    max_versions_per_habit: PositiveInt = 100
+
     # --- process ---
     log_level: str = "INFO"
     environment: str = Field(

@@ -15,6 +15,7 @@ from app.schemas.family import MemberCreate, MemberUpdate
 from app.services.actor import Actor
 from app.services.families import IdConflict
 from app.services.pagination import page_of, paginate
+from app.services.quotas import Quotas
 from app.services.scope import require_membership
 
 
@@ -39,9 +40,12 @@ class ManagedProfileRole(Unprocessable):
 
 
 class MemberService:
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+    def __init__(
+        self, session: AsyncSession, actor: Actor, *, quotas: Quotas | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.quotas = quotas
 
     async def list(
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int
@@ -64,6 +68,8 @@ class MemberService:
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
         if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
             return existing, False
+        if self.quotas is not None:
+            await self.quotas.ensure_another_managed_profile(self.session, family_id)
         member = FamilyMember(
             id=data.id or uuid.uuid4(),
             family_id=family_id,
