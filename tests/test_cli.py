@@ -278,6 +278,28 @@ class TestMaintainCommand:
         assert second.returncode == 0, second.stderr
         assert "removed 0 rows of deleted families" in second.stderr
 
+    def test_drops_stale_rate_limit_counters(self, database_url: str) -> None:
+        stale, fresh = uuid.uuid4(), uuid.uuid4()
+        fetch(
+            database_url,
+            "insert into rate_limits (user_id, bucket, window_start, hits) values"
+            " ($1, 'sync', now() - interval '2 hours', 5), ($2, 'sync', now(), 5)",
+            stale,
+            fresh,
+        )
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        result = loopin("maintain", env=env)
+
+        assert result.returncode == 0, result.stderr
+        left = fetch(
+            database_url,
+            "select user_id from rate_limits where user_id = any($1::uuid[])",
+            [stale, fresh],
+        )
+        assert [row["user_id"] for row in left] == [fresh]
+        fetch(database_url, "delete from rate_limits where user_id = $1", fresh)
+
     def test_rejects_what_is_no_number_of_days(self) -> None:
         result = loopin("maintain", "--retention-days", "0", env=clean_env())
 

@@ -39,6 +39,7 @@ from app.seed import (
     normalize_email,
 )
 from app.services.change_log import Compaction, compact_change_log
+from app.services.rate_limits import forget_old_windows
 
 T = TypeVar("T")
 
@@ -274,23 +275,24 @@ def maintain(args: argparse.Namespace) -> int:
     settings = load_settings()
     days = args.retention_days or settings.sync_retention_days
 
-    async def run(url: DatabaseUrl) -> Compaction:
+    async def run(url: DatabaseUrl) -> tuple[Compaction, int]:
         database = Database(settings, url)
         try:
-            return await compact_change_log(database.engine, timedelta(days=days))
+            compaction = await compact_change_log(database.engine, timedelta(days=days))
+            return compaction, await forget_old_windows(database.engine)
         finally:
             await database.dispose()
 
     with command_database(settings) as url:
         try:
-            done = asyncio.run(run(url))
+            done, windows = asyncio.run(run(url))
         except (DBAPIError, OSError, TimeoutError) as error:
             raise CommandFailed(describe_connection_error(error, url)) from None
     say(
         f"change log compacted (retention {days} days): removed {done.of_deleted_families}"
         f" rows of deleted families, {done.superseded} superseded and {done.tombstones}"
         f" old tombstones; {done.remaining} rows remain; cursors below transaction"
-        f" {done.resync_below_txid} must resync"
+        f" {done.resync_below_txid} must resync; {windows} stale rate-limit counters dropped"
     )
     return 0
 

@@ -30,6 +30,7 @@ from app.core.logging import configure_logging
 from app.core.openapi import install_openapi
 from app.core.security import TokenVerifier
 from app.services.quotas import Quotas
+from app.services.rate_limits import RateLimits
 
 logger = logging.getLogger("app")
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = token_verifier
     app.state.quotas = Quotas.of(settings)
+    app.state.rate_limits = RateLimits.of(settings)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)

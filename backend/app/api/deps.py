@@ -26,6 +26,7 @@ from app.core.security import (
 from app.core.sql import user_transaction
 from app.services.actor import Actor
 from app.services.quotas import Quotas
+from app.services.rate_limits import RateLimits
 
 
 async def get_settings(request: Request) -> Settings:
@@ -64,6 +65,14 @@ async def get_quotas(request: Request) -> Quotas:
 
 
 QuotasDep = Annotated[Quotas, Depends(get_quotas)]
+
+
+async def get_rate_limits(request: Request) -> RateLimits:
+    rate_limits: RateLimits = request.app.state.rate_limits
+    return rate_limits
+
+
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
 bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     max_pending_invitations_per_family: PositiveInt = 50
     max_versions_per_habit: PositiveInt = 100
 
+    # --- rate limits per login, requests a minute (429; see app/services/rate_limits.py) ---
+    rate_limit_sync_per_minute: PositiveInt = 120
+    # Stats of a habit with more than LONG_STATS_DAYS of history (the others are not counted).
+    rate_limit_long_stats_per_minute: PositiveInt = 60
+    rate_limit_batch_writes_per_minute: PositiveInt = 30
+
     # --- process ---
     log_level: str = "INFO"
     environment: str = Field(

@@ -5,6 +5,7 @@ from app.models.base import Base
 from app.models.family import Family, FamilyMember
 from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.invitation import Invitation
+from app.models.rate_limit import RateLimit
 from app.models.routine import Routine, RoutineVersion
 from app.models.sync import SyncChange, SyncLogState
 from app.models.user import User
@@ -17,6 +18,7 @@ __all__ = [
     "Habit",
     "HabitVersion",
     "Invitation",
+    "RateLimit",
     "Routine",
     "RoutineVersion",
     "SyncChange",

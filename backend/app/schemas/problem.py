@@ -41,6 +41,20 @@ _DESCRIPTIONS = {
 }
 
 
+def rate_limited() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a rate-limited route."""
+    return {
+        429: {
+            "model": Problem,
+            "description": (
+                "`rate_limited`: too many such requests from your login this minute; retry"
+                " after `Retry-After` seconds"
+            ),
+            "content": {"application/problem+json": {}},
+        }
+    }
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these statuses, all with the problem+json body."""
     return {

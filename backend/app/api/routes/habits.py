@@ -20,7 +20,7 @@ from app.schemas.habit import (
     HabitUpdate,
     HabitVersionRead,
 )
-from app.schemas.problem import problems
+from app.schemas.problem import problems, rate_limited
 from app.services.habit_stats import habit_stats
 from app.services.habits import HabitService, HabitView
 
@@ -147,11 +147,19 @@ async def list_habit_versions(
     method="GET",
     name="stats",
     response_model=HabitStats,
-    responses=problems(404),
+    responses={**problems(404), **rate_limited()},
 )
 async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
-    """Streaks (following the schedule), Loop-style score in [0, 1], completion rates."""
-    return await habit_stats(request.sql, request.actor, habit_id)
+    """Streaks (following the schedule), Loop-style score in [0, 1], completion rates.
+    For a habit with more than 400 days of history, at most
+    `RATE_LIMIT_LONG_STATS_PER_MINUTE` (default 60) a minute per login, then `429
+    rate_limited` with `Retry-After`."""
+    return await habit_stats(
+        request.sql,
+        request.actor,
+        habit_id,
+        long_stats_per_minute=request.settings.rate_limit_long_stats_per_minute,
+    )
 
 
 @router.get(

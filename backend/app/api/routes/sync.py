@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import CurrentActor, SessionDep, SettingsDep
+from app.api.deps import CurrentActor, RateLimitsDep, SessionDep, SettingsDep
 from app.core.errors import problem_of
 from app.schemas.habit import BatchCheckinsRequest, BatchCheckinsResponse, CheckinRead
-from app.schemas.problem import Problem, problems
+from app.schemas.problem import Problem, problems, rate_limited
 from app.schemas.sync import SyncPage
 from app.services.checkins import CheckinService
 from app.services.sync import DEFAULT_LIMIT, MAX_LIMIT, SyncService
@@ -32,11 +32,13 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"])
             ),
             "content": {"application/problem+json": {}},
         },
+        **rate_limited(),
     },
 )
 async def sync_changes(
     session: SessionDep,
     actor: CurrentActor,
+    rate_limits: RateLimitsDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> object:
@@ -53,19 +55,34 @@ async def sync_changes(
 
     The change log keeps `SYNC_RETENTION_DAYS` of history: a cursor older than that (an app
     offline for months) is answered `410 resync_required`; a first sync (no cursor) never
-    is, however long it takes."""
+    is, however long it takes.
+
+    At most `RATE_LIMIT_SYNC_PER_MINUTE` (default 120) calls a minute per login, then `429
+    rate_limited` with `Retry-After`."""
+    await rate_limits.sync.take(session)
     return await SyncService(session, actor).changes(cursor, limit)
 
 
 @router.post(
-    "/checkins", name="checkins", response_model=BatchCheckinsResponse, responses=problems()
+    "/checkins",
+    name="checkins",
+    response_model=BatchCheckinsResponse,
+    responses={**problems(), **rate_limited()},
 )
 async def sync_checkins(
-    data: BatchCheckinsRequest, session: SessionDep, actor: CurrentActor, settings: SettingsDep
+    data: BatchCheckinsRequest,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    rate_limits: RateLimitsDep,
 ) -> BatchCheckinsResponse:
     """Write up to 500 check-ins at once, e.g. what a tablet logged offline. One result per
     item, in order: `201`/`200` with the check-in, or the item's 4xx status with its problem.
-    One bad item does not fail the others; replaying the whole batch is safe."""
+    One bad item does not fail the others; replaying the whole batch is safe.
+
+    At most `RATE_LIMIT_BATCH_WRITES_PER_MINUTE` (default 30) batches a minute per login,
+    then `429 rate_limited` with `Retry-After`."""
+    await rate_limits.batch_writes.take(session)
     service = CheckinService(session, actor, backfill_days=settings.checkin_backfill_days)
     results = await service.put_many(data.items)
     return BatchCheckinsResponse.model_validate(
