@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.services.sync import Cursor
 from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import create_person
 from tests.support.habits import Household, create_habit, days_ago
@@ -81,6 +82,22 @@ async def test_sync_is_limited_per_login_across_app_instances(
         text("update rate_limits set window_start = window_start - interval '61 seconds'")
     )
     assert (await first.get("/v1/sync", headers=person.headers)).status_code == 200
+
+
+async def test_the_pages_of_a_pass_count_apart_from_passes_begun(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], connection: AsyncConnection
+) -> None:
+    """A first sync of years of history is hundreds of pages: they must not run into the
+    limit on passes begun."""
+    client, _ = clients
+    person = await create_person(connection, "newcomer")
+    for _ in range(LIMIT):
+        assert (await client.get("/v1/sync", headers=person.headers)).status_code == 200
+    assert_limited(await client.get("/v1/sync", headers=person.headers))
+    continuing = Cursor(horizon=0, after_txid=1, after_seq=1, fresh=True).encode()
+    for _ in range(LIMIT + 2):
+        page = await client.get("/v1/sync", params={"cursor": continuing}, headers=person.headers)
+        assert page.status_code == 200
 
 
 async def test_a_failed_request_is_not_counted(

@@ -162,7 +162,10 @@ class Settings(BaseSettings):
     max_versions_per_habit: PositiveInt = 100
 
     # --- rate limits per login, requests a minute (429; see app/services/rate_limits.py) ---
+    # Sync passes begun; the pages that follow within a pass count apart, so the first sync
+    # of a family with years of history is not cut off after a minute's worth of passes.
     rate_limit_sync_per_minute: PositiveInt = 120
+    rate_limit_sync_pages_per_minute: PositiveInt = 1200
     # Stats of a habit with more than LONG_STATS_DAYS of history (the others are not counted).
     rate_limit_long_stats_per_minute: PositiveInt = 60
     rate_limit_batch_writes_per_minute: PositiveInt = 30

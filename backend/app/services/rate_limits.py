@@ -75,12 +75,14 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    sync: Bucket
+    sync: Bucket  # a sync pass begun (no cursor, or one where the last pass ended)
+    sync_pages: Bucket  # the following pages of a pass (`has_more`)
     batch_writes: Bucket
 
     @classmethod
     def of(cls, settings: Settings) -> RateLimits:
         return cls(
             sync=Bucket("sync", settings.rate_limit_sync_per_minute),
+            sync_pages=Bucket("sync_pages", settings.rate_limit_sync_pages_per_minute),
             batch_writes=Bucket("batch_writes", settings.rate_limit_batch_writes_per_minute),
         )

@@ -60,6 +60,7 @@ from app.services.families import FamilyView
 from app.services.habit_context import latest, load_versions
 from app.services.habits import HabitView
 from app.services.id_lists import among
+from app.services.rate_limits import RateLimits
 from app.services.routines import RoutineView, version_dict
 from app.services.scope import families_of, memberships_of
 
@@ -105,6 +106,11 @@ class Cursor:
     snapshot: Snapshot | None = None
 
     @property
+    def continues_a_pass(self) -> bool:
+        """Issued with `has_more` (a pass ended leaves only a horizon)."""
+        return self.after_seq > 0 or self.snapshot is not None
+
+    @property
     def seen_below_txid(self) -> int:
         """Every change of a transaction below this id has been delivered."""
         return max(self.horizon, self.after_txid)
@@ -147,12 +153,18 @@ class ResyncRequired(Gone):
 
 
 class SyncService:
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+    def __init__(
+        self, session: AsyncSession, actor: Actor, *, rate_limits: RateLimits | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.rate_limits = rate_limits
 
     async def changes(self, cursor_text: str | None, limit: int) -> dict[str, Any]:
         cursor = Cursor.decode(cursor_text)
+        if self.rate_limits is not None:
+            limits = self.rate_limits
+            await (limits.sync_pages if cursor.continues_a_pass else limits.sync).take(self.session)
         if cursor.snapshot is not None:
             return await self._snapshot_page(cursor, limit)
         horizon = int(

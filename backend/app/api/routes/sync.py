@@ -57,10 +57,11 @@ async def sync_changes(
     offline for months) is answered `410 resync_required`; a first sync (no cursor) never
     is, however long it takes.
 
-    At most `RATE_LIMIT_SYNC_PER_MINUTE` (default 120) calls a minute per login, then `429
+    At most `RATE_LIMIT_SYNC_PER_MINUTE` (default 120) passes begun a minute per login (calls
+    without a cursor, or with the cursor a pass ended with), and
+    `RATE_LIMIT_SYNC_PAGES_PER_MINUTE` (default 1200) following pages; beyond, `429
     rate_limited` with `Retry-After`."""
-    await rate_limits.sync.take(session)
-    return await SyncService(session, actor).changes(cursor, limit)
+    return await SyncService(session, actor, rate_limits=rate_limits).changes(cursor, limit)
 
 
 @router.post(
