@@ -99,3 +99,44 @@ async def test_a_family_with_years_of_checkins_syncs_from_zero_in_bounded_pages(
     assert len(changes) <= 2 * len(state) + PAGE
     # Whatever the page (the log's first, the snapshot's last), the same few statements.
     assert max(counts) <= 12, counts
+
+
+async def test_pages_of_large_entities_stop_short_of_a_megabyte(
+    live_client: httpx.AsyncClient, live_connection: AsyncConnection
+) -> None:
+    """Check-ins with 1000-character notes (4 bytes each in UTF-8): a page of 1000 would be
+    4 MB. Through the log (the parent) and the joined family's snapshot (the grandparent),
+    every page stays under 1 MB and every check-in arrives."""
+    parent = await create_person(live_connection, "parent")
+    family_id = await create_family(live_connection, parent)
+    member_id = await add_member(live_connection, family_id, None, display_name="Kid")
+    start = local_today() - timedelta(days=1_200)
+    habit_id = await create_habit(live_connection, family_id, member_id, start_date=start)
+    await live_connection.execute(
+        text(
+            "insert into checkins (habit_id, family_id, date, status, note)"
+            " select :habit, :family, cast(:start as date) + day, 'done', repeat('🧸', 1000)"
+            " from generate_series(0, 1199) as day"
+        ),
+        {"habit": habit_id, "family": family_id, "start": start},
+    )
+    grandpa = await create_person(live_connection, "grandpa")
+    await add_member(live_connection, family_id, grandpa, MemberRole.ADMIN)
+    await live_connection.commit()
+
+    for person in (parent, grandpa):
+        changes: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
+            response = await live_client.get("/v1/sync", params=params, headers=person.headers)
+            assert response.status_code == 200
+            assert len(response.content) <= ONE_MB
+            page = response.json()
+            changes += page["changes"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
+        notes = [data["note"] for (kind, _), data in _applied(changes).items() if kind == "checkin"]
+        assert len(notes) == 1_200
+        assert all(note == "🧸" * 1000 for note in notes)

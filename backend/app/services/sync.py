@@ -69,6 +69,10 @@ MAX_LIMIT = 1000
 # The order a client applies changes in: parents before children.
 TYPE_ORDER = ("family", "member", "habit", "habit_version", "routine", "routine_version", "checkin")
 NIL_UUID = uuid.UUID(int=0)
+# A page stops short of `limit` entities when their JSON would pass this (the envelope and
+# escaped non-ASCII text stay well inside 1 MB): a note or a description can be KBs.
+PAGE_BYTES = 768 * 1024
+_CHANGE_OVERHEAD = 80  # {"type":..,"id":..,"deleted":..,"data":..} around the resource
 _RESYNC_BELOW = text("select resync_below_txid from public.sync_log_state")
 # What a joined family's snapshot walks, in this order (the family itself comes with the join
 # row): each kind's table, and whether it soft-deletes (only live rows are sent).
@@ -189,6 +193,11 @@ class SyncService:
             # The page ends with the join; the family's contents come in the next pages.
             rows = rows[: rows.index(joined) + 1]
             has_more = True
+        found = await self._load(_wanted((row.entity_type, row.entity_id) for row in rows))
+        kept = _within_budget([(row.entity_type, row.entity_id) for row in rows], found)
+        if kept < len(rows):
+            rows, has_more, joined = rows[:kept], True, None
+        if joined is not None:
             next_cursor = Cursor(
                 cursor.horizon, joined.txid, joined.seq, cursor.fresh, Snapshot(joined.family_id)
             )
@@ -197,7 +206,7 @@ class SyncService:
             next_cursor = Cursor(cursor.horizon, last.txid, last.seq, cursor.fresh)
         else:
             next_cursor = Cursor(max(cursor.horizon, horizon))
-        changes = await self._materialise(rows)
+        changes = _changes(found, ((row.entity_type, row.entity_id) for row in rows))
         return {"changes": changes, "next_cursor": next_cursor.encode(), "has_more": has_more}
 
     def _log_page(self, cursor: Cursor, horizon: int, size: int) -> Select[tuple[SyncChange]]:
@@ -253,9 +262,11 @@ class SyncService:
         ).all()
         has_more_inside = len(found_ids) > limit
         found_ids = found_ids[:limit]
-        wanted: dict[str, set[uuid.UUID]] = {kind: set() for kind in TYPE_ORDER}
-        for kind, entity_id in found_ids:
-            wanted[SNAPSHOT_KINDS[kind]].add(entity_id)
+        keys = [(SNAPSHOT_KINDS[kind], entity_id) for kind, entity_id in found_ids]
+        found = await self._load(_wanted(keys))
+        kept = _within_budget(keys, found)
+        if kept < len(keys):
+            found_ids, keys, has_more_inside = found_ids[:kept], keys[:kept], True
         if has_more_inside:
             last_kind, last_id = found_ids[-1]
             position = Snapshot(snapshot.family_id, last_kind, last_id)
@@ -264,27 +275,8 @@ class SyncService:
             )
         else:  # back to the log, right after the join row
             next_cursor = Cursor(cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh)
-        changes = await self._changes_of(wanted)
+        changes = _changes(found, keys)
         return {"changes": changes, "next_cursor": next_cursor.encode(), "has_more": True}
-
-    async def _materialise(self, rows: Iterable[SyncChange]) -> list[dict[str, Any]]:
-        """Latest state of each changed entity (each at most once); a family the caller
-        lost as a tombstone."""
-        wanted: dict[str, set[uuid.UUID]] = {kind: set() for kind in TYPE_ORDER}
-        for row in rows:
-            wanted[row.entity_type].add(row.entity_id)
-        return await self._changes_of(wanted)
-
-    async def _changes_of(self, wanted: dict[str, set[uuid.UUID]]) -> list[dict[str, Any]]:
-        found = await self._load(wanted)
-        changes = []
-        for kind in TYPE_ORDER:
-            for entity_id in sorted(wanted[kind]):
-                data = found[kind].get(entity_id)
-                changes.append(
-                    {"type": kind, "id": entity_id, "deleted": data is None, "data": data}
-                )
-        return changes
 
     async def _load(self, wanted: dict[str, set[uuid.UUID]]) -> dict[str, dict[uuid.UUID, Any]]:
         """Current GET shapes of the wanted entities the caller can still see."""
@@ -376,6 +368,45 @@ class SyncService:
                     "routine_id": str(version.routine_id),
                     **_dump(RoutineVersionRead, version_dict(version)),
                 }
+
+
+def _wanted(keys: Iterable[tuple[str, uuid.UUID]]) -> dict[str, set[uuid.UUID]]:
+    wanted: dict[str, set[uuid.UUID]] = {kind: set() for kind in TYPE_ORDER}
+    for kind, entity_id in keys:
+        wanted[kind].add(entity_id)
+    return wanted
+
+
+def _within_budget(
+    keys: list[tuple[str, uuid.UUID]], found: dict[str, dict[uuid.UUID, Any]]
+) -> int:
+    """How many of `keys` (in delivery order) fit in PAGE_BYTES; at least one, so a page
+    always moves the cursor on. Each entity counts once, by its JSON."""
+    counted: set[tuple[str, uuid.UUID]] = set()
+    total = 0
+    for position, key in enumerate(keys):
+        if key in counted:
+            continue
+        data = found[key[0]].get(key[1])
+        total += _CHANGE_OVERHEAD + (len(json.dumps(data, separators=(",", ":"))) if data else 0)
+        if total > PAGE_BYTES and position > 0:
+            return position
+        counted.add(key)
+    return len(keys)
+
+
+def _changes(
+    found: dict[str, dict[uuid.UUID, Any]], keys: Iterable[tuple[str, uuid.UUID]]
+) -> list[dict[str, Any]]:
+    """Each entity once, in its latest state, parents before children; deleted (or no
+    longer visible) ones as tombstones."""
+    wanted = _wanted(keys)
+    changes = []
+    for kind in TYPE_ORDER:
+        for entity_id in sorted(wanted[kind]):
+            data = found[kind].get(entity_id)
+            changes.append({"type": kind, "id": entity_id, "deleted": data is None, "data": data})
+    return changes
 
 
 def _is_join(row: SyncChange) -> bool:

@@ -50,7 +50,8 @@ async def sync_changes(
 
     Joining a family delivers everything in it: the page ends with the family, and the
     following pages carry its members, habits, versions, routines and check-ins, at most
-    `limit` entities each, however many years of history it holds. An entity may come again
+    `limit` entities each, however many years of history it holds. Any page may hold fewer
+    than `limit` entities (it stays under 1 MB) and still say `has_more`. An entity may come again
     in a later page (in its newer state): apply the pages in order.
 
     The change log keeps `SYNC_RETENTION_DAYS` of history: a cursor older than that (an app
