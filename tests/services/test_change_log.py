@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.services.change_log import compact_change_log
@@ -200,3 +201,10 @@ async def test_no_unseen_change_is_lost_with_writers_and_compaction_at_once(
     }
     held = {key[1]: data["status"] for key, data in state.items() if key[0] == "checkin"}
     assert held == stored
+
+
+async def test_only_the_owner_may_compact(connection: AsyncConnection) -> None:
+    """Not the API's role (nor, on Supabase, anyone through the Data API)."""
+    await connection.execute(text("set local role authenticated"))
+    with pytest.raises(DBAPIError, match="permission denied"):
+        await connection.execute(text("call public.compact_sync_changes('1 day')"))
