@@ -49,7 +49,7 @@ async def _log_rows(connection: AsyncConnection) -> list[Any]:
 async def test_a_year_of_writes_compacts_to_one_row_per_live_entity(
     live_client: httpx.AsyncClient, live_connection: AsyncConnection, engine: AsyncEngine
 ) -> None:
-    parent, family_id, _, habit_id = await _family_with_habit(live_client, live_connection)
+    parent, _, _, habit_id = await _family_with_habit(live_client, live_connection)
     today = local_today()
     for day in range(365):  # the same check-in rewritten every day, the habit renamed monthly
         status = "done" if day % 2 else "skipped"
@@ -83,7 +83,6 @@ async def test_a_year_of_writes_compacts_to_one_row_per_live_entity(
     state = _applied(changes)
     assert state[("habit", habit_id)]["name"] == "Read 360"
     assert {key[0] for key in state} == {"family", "member", "habit", "habit_version", "checkin"}
-    _ = family_id
 
 
 async def test_a_cursor_older_than_a_removed_tombstone_must_resync(
