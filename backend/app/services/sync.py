@@ -14,6 +14,12 @@ in F, which may be years of check-ins. A page ends at that row, and the cursor t
 current contents kind by kind in id order (`Snapshot`), a page at a time, before going back
 to the log right after the join row. Whatever changes in F meanwhile is logged after the
 join row, so it comes after the snapshot: a page's cost follows the page, not the history.
+A page also stops short of `limit` entities when their JSON nears 1 MB (`PAGE_BYTES`).
+
+Retention. The log is compacted (`services/change_log.py`), which may remove tombstones a
+client has not seen; it raises `sync_log_state.resync_below_txid` past them first. A cursor
+that has not seen every change below that bound gets 410 `resync_required`, except within a
+pass that began with no cursor (`fresh`): a client that holds nothing misses no deletion.
 """
 
 from __future__ import annotations
