@@ -94,6 +94,8 @@ class TestDoctor:
                 "DATABASE_URL": database_url,
                 "SUPABASE_JWT_SECRET": "x" * 40,
                 "ENVIRONMENT": "production",
+                "SUPABASE_URL": "https://loopin-test.supabase.co",
+                "JWT_ISSUER": "https://loopin-test.supabase.co/auth/v1",
                 "LOG_LEVEL": "INFO",
                 "LOG_FORMAT": "json",
                 "METRICS_PORT": "9464",
@@ -150,6 +152,13 @@ def _wait_for(url: str) -> httpx.Response:
 # --- local auth and demo data ---------------------------------------------------------------
 
 CLI_SECRET = "cli-test-secret-with-at-least-32-bytes-of-entropy"
+# A complete production configuration, spelled as an operator might (any case).
+PRODUCTION = {
+    "SUPABASE_JWT_SECRET": CLI_SECRET,
+    "SUPABASE_URL": "https://abcd.supabase.co",
+    "JWT_ISSUER": "https://abcd.supabase.co/auth/v1",
+    "ENVIRONMENT": "Production",
+}
 # Settings the developer's shell may carry that would change what these commands do.
 _CONFIG_VARIABLES = (
     "DATABASE_URL",
@@ -243,16 +252,14 @@ class TestToken:
         assert count[0][0] == 1
 
     def test_refused_in_production(self, database_url: str) -> None:
-        env = clean_env(
-            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
-        )
+        env = clean_env(DATABASE_URL=database_url, **PRODUCTION)
 
         result = loopin("token", "--email", "prod@loopin.test", env=env)
 
         assert result.returncode == 1
         assert result.stdout == ""
         [line] = result.stderr.splitlines()
-        assert "ENVIRONMENT=production" in line
+        assert "refuses to run with ENVIRONMENT=production" in line
 
     def test_with_database_url_the_secret_must_be_configured(self, database_url: str) -> None:
         result = loopin(
@@ -299,14 +306,60 @@ class TestSeedCommand:
         assert members[0][0] == 4
 
     def test_refused_in_production(self, database_url: str) -> None:
-        env = clean_env(
-            DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET, ENVIRONMENT="production"
-        )
+        env = clean_env(DATABASE_URL=database_url, **PRODUCTION)
 
         result = loopin("seed", env=env)
 
         assert result.returncode == 1
-        assert "ENVIRONMENT=production" in result.stderr
+        assert "refuses to run with ENVIRONMENT=production" in result.stderr
+
+
+class TestMaintainCommand:
+    def test_compacts_the_change_log_and_is_idempotent(self, database_url: str) -> None:
+        family_id = uuid.uuid4()
+        fetch(database_url, "insert into families (id, name) values ($1, 'Gone')", family_id)
+        fetch(database_url, "delete from families where id = $1", family_id)
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        first = loopin("maintain", env=env)
+        second = loopin("maintain", "--retention-days", "30", env=env)
+
+        assert first.returncode == 0, first.stderr
+        assert "change log compacted (retention 90 days)" in first.stderr
+        left = fetch(
+            database_url, "select count(*) from sync_changes where family_id = $1", family_id
+        )
+        assert left[0][0] == 0
+        assert second.returncode == 0, second.stderr
+        assert "removed 0 rows of deleted families" in second.stderr
+
+    def test_drops_stale_rate_limit_counters(self, database_url: str) -> None:
+        stale, fresh = uuid.uuid4(), uuid.uuid4()
+        fetch(
+            database_url,
+            "insert into rate_limits (user_id, bucket, window_start, hits) values"
+            " ($1, 'sync', now() - interval '2 hours', 5), ($2, 'sync', now(), 5)",
+            stale,
+            fresh,
+        )
+        env = clean_env(DATABASE_URL=database_url, SUPABASE_JWT_SECRET=CLI_SECRET)
+
+        result = loopin("maintain", env=env)
+
+        assert result.returncode == 0, result.stderr
+        left = fetch(
+            database_url,
+            "select user_id from rate_limits where user_id = any($1::uuid[])",
+            [stale, fresh],
+        )
+        assert [row["user_id"] for row in left] == [fresh]
+        fetch(database_url, "delete from rate_limits where user_id = $1", fresh)
+
+    def test_rejects_what_is_no_number_of_days(self) -> None:
+        result = loopin("maintain", "--retention-days", "0", env=clean_env())
+
+        assert result.returncode == 2
+        assert "is not a positive number of days" in result.stderr
 
 
 class TestEmbeddedDevelopment:

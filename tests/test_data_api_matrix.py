@@ -77,7 +77,7 @@ class Relation:
 @dataclass(frozen=True)
 class Function:
     signature: str  # regprocedure text, e.g. public.accept_invitation(text)
-    call: str  # a call with NULL arguments of the right types
+    call: str  # `select f(...)` or `call p(...)` with NULL arguments of the right types
 
 
 async def our_relations(connection: AsyncConnection) -> list[Relation]:
@@ -102,7 +102,9 @@ async def our_callable_functions(connection: AsyncConnection) -> list[Function]:
         text(
             """
             select p.oid::regprocedure::text,
-                   format('%I.%I(%s)', n.nspname, p.proname,
+                   format('%s %I.%I(%s)',
+                          case p.prokind when 'p' then 'call' else 'select' end,
+                          n.nspname, p.proname,
                           coalesce((select string_agg(format('null::%s', t::regtype), ', '
                                                       order by i)
                                     from unnest(p.proargtypes) with ordinality as a(t, i)), ''))
@@ -155,7 +157,7 @@ async def test_the_data_api_reaches_nothing_of_ours(
         for relation in await our_relations(connection)
         for statement in attempts_on(relation)
     ]
-    attempts += [f"select {function.call}" for function in await our_callable_functions(connection)]
+    attempts += [function.call for function in await our_callable_functions(connection)]
     went_through = []
 
     async with raw_context(connection, role=persona.role, claims=claims_of(persona, two_families)):

@@ -378,8 +378,12 @@ async def fuzz_people(engine: AsyncEngine) -> AsyncIterator[FuzzPeople]:
 
 @pytest.fixture(scope="module")
 def fuzz_app(settings: Settings, fuzz_people: FuzzPeople) -> Iterator[FastAPI]:
-    """The app with its lifespan (its own pool), served in-process by Schemathesis."""
-    app = create_app(settings)
+    """The app with its lifespan (its own pool), served in-process by Schemathesis. The
+    wrecker builds a new family (with a batch of check-ins) after each DELETE that spoils
+    one, keeping the old: more than the default families-per-login quota and batch-writes
+    rate limit over a run, which are not what this test is about."""
+    roomy = {"max_families_per_user": 100_000, "rate_limit_batch_writes_per_minute": 100_000}
+    app = create_app(settings.model_copy(update=roomy))
     yield app
     shutdown_lifespans()  # closes the pool before the data is truncated
 

@@ -20,6 +20,7 @@ _CONFIG_VARIABLES = {
     "DIRECT_URL",
     "SUPABASE_URL",
     "SUPABASE_JWT_SECRET",
+    "JWT_ISSUER",
     "ENVIRONMENT",
     "LOG_FORMAT",
     "LOG_LEVEL",
@@ -32,7 +33,12 @@ def test_production_log_is_json_lines_with_the_access_line(database_url: str) ->
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
     env.update(
-        DATABASE_URL=database_url, SUPABASE_JWT_SECRET=TEST_JWT_SECRET, ENVIRONMENT="production"
+        DATABASE_URL=database_url,
+        SUPABASE_JWT_SECRET=TEST_JWT_SECRET,
+        ENVIRONMENT="production",
+        # What production requires (app.core.config); no key is fetched for these requests.
+        SUPABASE_URL="https://loopin-test.supabase.co",
+        JWT_ISSUER="https://loopin-test.supabase.co/auth/v1",
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],

@@ -1,4 +1,4 @@
-"""`loopin`: serve the API, check the setup, mint local tokens, seed demo data."""
+"""`loopin`: serve the API, check the setup, mint local tokens, seed demo data, maintain."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,7 +71,9 @@ from app.seed import (
     ensure_login,
     normalize_email,
 )
+from app.services.change_log import Compaction, compact_change_log
 from app.services.loop_import import ImportSummary, import_for_member
+from app.services.rate_limits import forget_old_windows
 
 T = TypeVar("T")
 
@@ -180,7 +183,7 @@ def in_transaction(
 
 
 def refuse_in_production(settings: Settings, command: str) -> None:
-    if settings.environment.lower() == "production":
+    if settings.is_production:
         raise CommandFailed(
             f"`loopin {command}` is for development and refuses to run with ENVIRONMENT=production"
         )
@@ -456,6 +459,34 @@ def _first_line(error: BaseException) -> str:
     return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
 
 
+def maintain(args: argparse.Namespace) -> int:
+    """Compact the sync change log (`app/services/change_log.py`); safe from cron or pg_cron
+    while the API serves, and idempotent."""
+    settings = load_settings()
+    days = args.retention_days or settings.sync_retention_days
+
+    async def run(url: DatabaseUrl) -> tuple[Compaction, int]:
+        database = Database(settings, url)
+        try:
+            compaction = await compact_change_log(database.engine, timedelta(days=days))
+            return compaction, await forget_old_windows(database.engine)
+        finally:
+            await database.dispose()
+
+    with command_database(settings) as url:
+        try:
+            done, windows = asyncio.run(run(url))
+        except (DBAPIError, OSError, TimeoutError) as error:
+            raise CommandFailed(describe_connection_error(error, url)) from None
+    say(
+        f"change log compacted (retention {days} days): removed {done.of_deleted_families}"
+        f" rows of deleted families, {done.superseded} superseded and {done.tombstones}"
+        f" old tombstones; {done.remaining} rows remain; cursors below transaction"
+        f" {done.resync_below_txid} must resync; {windows} stale rate-limit counters dropped"
+    )
+    return 0
+
+
 def doctor(_: argparse.Namespace) -> int:
     """Pre-flight checks, each with a plain-language fix."""
     failures = 0
@@ -592,6 +623,16 @@ def _positive_seconds(raw: str) -> int:
     return seconds
 
 
+def _positive_days(raw: str) -> int:
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a positive number of days")
+    return days
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loopin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -658,6 +699,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply pending migrations on DIRECT_URL under an advisory lock (replica-safe)",
     )
     migrate_cmd.set_defaults(handler=migrate)
+    maintain_cmd = commands.add_parser(
+        "maintain",
+        help="compact the sync change log (idempotent; safe while the API serves)",
+    )
+    maintain_cmd.add_argument(
+        "--retention-days",
+        type=_positive_days,
+        default=None,
+        metavar="DAYS",
+        help="history to keep (default: SYNC_RETENTION_DAYS)",
+    )
+    maintain_cmd.set_defaults(handler=maintain)
 
     doctor_cmd = commands.add_parser("doctor", help="check settings, database, migrations, auth")
     doctor_cmd.set_defaults(handler=doctor)

@@ -37,6 +37,8 @@ from app.core.openapi import install_openapi
 from app.core.request_context import UserPseudonyms
 from app.core.security import TokenVerifier
 from app.core.tracing import exporting_provider, install_tracing, tracing_configured
+from app.services.quotas import Quotas
+from app.services.rate_limits import RateLimits
 
 logger = logging.getLogger("app")
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         jwks_cache_seconds=settings.jwks_cache_seconds,
+        allow_anonymous=settings.allow_anonymous_users,
     )
 
     @asynccontextmanager
@@ -141,6 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = token_verifier
     if tracing_configured():
         install_tracing(app, exporting_provider())
+    app.state.quotas = Quotas.of(settings)
+    app.state.rate_limits = RateLimits.of(settings)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(

@@ -33,9 +33,10 @@ class TestReady:
         ],
     )
     async def test_503_problem_when_database_unreachable(
-        self, url_template: str, reason: str
+        self, url_template: str, reason: str, caplog: pytest.LogCaptureFixture
     ) -> None:
-        settings = make_settings(url_template.format(port=free_port()), health_timeout_seconds=2)
+        url = url_template.format(port=free_port())
+        settings = make_settings(url, health_timeout_seconds=2)
         app = create_app(settings)
         async with (
             app.router.lifespan_context(app),
@@ -48,10 +49,16 @@ class TestReady:
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
         assert body["code"] == "database_unavailable"
-        assert reason in body["detail"]
+        assert body["detail"] == "database unavailable"
         assert body["database"] == "unreachable"
+        host = url.split("@")[1].split(":")[0]
+        assert host not in response.text  # nothing about the database's whereabouts
+        assert "postgres" not in response.text.replace("database_unavailable", "")
+        assert reason in caplog.text  # the reason goes to the log
 
-    async def test_503_when_database_missing(self, database_url: str) -> None:
+    async def test_503_when_database_missing(
+        self, database_url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
         settings = make_settings(database_url.rsplit("/", 1)[0] + "/no_such_database")
         app = create_app(settings)
         async with (
@@ -62,7 +69,9 @@ class TestReady:
         ):
             response = await client.get("/health/ready")
         assert response.status_code == 503
-        assert "does not exist" in response.json()["detail"]
+        assert response.json()["detail"] == "database unavailable"
+        assert "no_such_database" not in response.text
+        assert "does not exist" in caplog.text
 
 
 class TestFrameworkErrorsAreProblems:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.builders import Person, create_person
@@ -46,6 +48,60 @@ class TestBodySize:
             "/v1/families", content=chunks(), headers=_json_headers(person)
         )
         assert response.status_code == 413
+        assert response.json()["code"] == "payload_too_large"
+
+    async def test_streamed_body_past_the_limit_is_never_processed(
+        self, client: httpx.AsyncClient, connection: AsyncConnection
+    ) -> None:
+        """A valid JSON document followed by 2 MiB of whitespace, chunked (no
+        Content-Length): the part under the limit parses on its own, yet the request as a
+        whole is too large, so nothing it describes may be created."""
+        person = await _person(connection)
+        family_id = "6a1c4d0e-0000-4000-8000-00000000f417"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"name": "Padded", "id": "' + family_id.encode() + b'"}'
+            for _ in range(32):
+                yield b" " * 65_536
+
+        response = await client.post(
+            "/v1/families", content=chunks(), headers=_json_headers(person)
+        )
+        assert response.status_code == 413
+        assert response.json()["code"] == "payload_too_large"
+        exists = await connection.scalar(
+            text("select count(*) from families where id = :id"), {"id": family_id}
+        )
+        assert exists == 0
+
+    async def test_declared_oversized_body_on_a_route_without_one_is_413_problem(
+        self, client: httpx.AsyncClient, connection: AsyncConnection
+    ) -> None:
+        person = await _person(connection)
+        response = await client.request(
+            "GET", "/v1/families", content=b" " * 2_000_000, headers=person.headers
+        )
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "payload_too_large"
+
+    async def test_streamed_oversized_body_to_a_hot_route_is_413_problem(
+        self, client: httpx.AsyncClient, connection: AsyncConnection
+    ) -> None:
+        person = await _person(connection)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"status": "done"}'
+            for _ in range(32):
+                yield b" " * 65_536
+
+        response = await client.put(
+            f"/v1/habits/{uuid.uuid4()}/checkins/2026-01-01",
+            content=chunks(),
+            headers=_json_headers(person),
+        )
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "payload_too_large"
 
     async def test_body_under_the_limit_is_served(

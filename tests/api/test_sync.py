@@ -13,26 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import MemberRole
 from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.sync_client import applied as _applied
+from tests.support.sync_client import sync_all as _sync_all
 
 TODAY = datetime.now(UTC).date()
-
-
-async def _sync_all(
-    client: httpx.AsyncClient, person: Person, cursor: str | None = None, limit: int = 200
-) -> tuple[list[dict[str, Any]], str]:
-    """Follow has_more to the end; all changes in order, and the final cursor."""
-    changes: list[dict[str, Any]] = []
-    while True:
-        params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor
-        response = await client.get("/v1/sync", params=params, headers=person.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        changes += page["changes"]
-        cursor = page["next_cursor"]
-        if not page["has_more"]:
-            return changes, cursor
 
 
 def _ids(changes: list[dict[str, Any]], kind: str) -> set[str]:
@@ -77,17 +61,16 @@ class TestFromScratch:
             f"/v1/habits/{habit_id}", json={"name": "Read more"}, headers=parent.headers
         )
         changes, _ = await _sync_all(live_client, parent)
-        keys = [(change["type"], change["id"]) for change in changes]
-        assert len(keys) == len(set(keys)), "an entity appears at most once"
-        assert _ids(changes, "family") == {family_id}
-        assert _ids(changes, "member") == {member_id}
-        assert _ids(changes, "habit") == {habit_id}
-        assert len(_ids(changes, "habit_version")) == 1
-        assert len(_ids(changes, "checkin")) == 2
-        habit = next(c for c in changes if c["type"] == "habit")
-        assert habit["data"]["name"] == "Read more"  # latest state
+        state = _applied(changes)
+        assert {key for key in state if key[0] == "family"} == {("family", family_id)}
+        assert {key for key in state if key[0] == "member"} == {("member", member_id)}
+        assert {key for key in state if key[0] == "habit"} == {("habit", habit_id)}
+        assert len([key for key in state if key[0] == "habit_version"]) == 1
+        assert len([key for key in state if key[0] == "checkin"]) == 2
+        habit = state[("habit", habit_id)]
+        assert habit["name"] == "Read more"  # latest state
         direct = await live_client.get(f"/v1/habits/{habit_id}", headers=parent.headers)
-        assert habit["data"] == direct.json()  # the resource as its own GET shows it
+        assert habit == direct.json()  # the resource as its own GET shows it
 
     async def test_outsider_sees_nothing(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection

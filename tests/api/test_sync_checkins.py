@@ -143,7 +143,8 @@ class TestBatch:
             )
             assert response.status_code == 200
             counts.append(sql_statements.count)
-        assert counts[0] == counts[1] == 4  # setup, habits, versions, one upsert
+        # setup, the rate limit's count, habits, versions, one upsert
+        assert counts[0] == counts[1] == 5
 
     async def test_identical_replay_leaves_rows_untouched(
         self, client: httpx.AsyncClient, connection: AsyncConnection

@@ -95,6 +95,37 @@ class TestLoadSettings:
         with pytest.raises(SettingsError, match="SUPABASE_URL or SUPABASE_JWT_SECRET"):
             load_settings()
 
+    @pytest.mark.parametrize("spelling", ["production", "Production", " PRODUCTION "])
+    def test_production_in_any_case_requires_issuer_and_https_url(
+        self, monkeypatch: pytest.MonkeyPatch, spelling: str
+    ) -> None:
+        monkeypatch.setenv("ENVIRONMENT", spelling)
+        monkeypatch.setenv("SUPABASE_URL", "http://abc.supabase.co")
+        monkeypatch.setenv("JWT_ISSUER", "https://abc.supabase.co/auth/v1")
+        with pytest.raises(SettingsError, match="SUPABASE_URL must be the project's https://"):
+            load_settings()
+        monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
+        monkeypatch.delenv("JWT_ISSUER")
+        with pytest.raises(SettingsError, match="JWT_ISSUER must be set"):
+            load_settings()
+        monkeypatch.delenv("SUPABASE_URL")
+        monkeypatch.setenv("SUPABASE_JWT_SECRET", "x" * 40)
+        monkeypatch.setenv("JWT_ISSUER", "https://abc.supabase.co/auth/v1")
+        with pytest.raises(SettingsError, match="SUPABASE_URL must be the project's https://"):
+            load_settings()
+        monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co")
+        settings = load_settings()
+        assert settings.is_production
+        assert settings.environment == "production"
+
+    def test_http_supabase_url_is_fine_in_development(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SUPABASE_URL", "http://127.0.0.1:54321")
+        settings = load_settings()
+        assert not settings.is_production
+        assert settings.jwks_url == "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json"
+
     def test_jwks_url_from_supabase_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("SUPABASE_URL", "https://abc.supabase.co/")
         assert load_settings().jwks_url == "https://abc.supabase.co/auth/v1/.well-known/jwks.json"

@@ -236,9 +236,13 @@ async def test_console_format_is_one_readable_line(
 
 
 def test_json_is_the_default_in_production_only(database_url: str) -> None:
-    production = make_settings(database_url, environment="production")
+    auth = {
+        "supabase_url": "https://loopin-test.supabase.co",
+        "jwt_issuer": "https://loopin-test.supabase.co/auth/v1",
+    }
+    production = make_settings(database_url, environment="production", **auth)
     development = make_settings(database_url, environment="development")
-    chosen = make_settings(database_url, environment="production", log_format="console")
+    chosen = make_settings(database_url, environment="production", log_format="console", **auth)
 
     assert production.effective_log_format is LogFormat.JSON
     assert development.effective_log_format is LogFormat.CONSOLE

@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from app.core import security
-from app.core.security import InvalidToken, TokenClaims, TokenVerifier, mint_token
+from app.core.security import (
+    InvalidToken,
+    KeysUnavailable,
+    TokenClaims,
+    TokenVerifier,
+    mint_token,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -427,13 +433,18 @@ class TestJwksFetching:
         await jwks_verifier.verify(signed(key, "ES256", "ec-1"))
         assert server.requests == 1
 
-    async def test_cache_expires(self, http_client: httpx.AsyncClient, server: JwksServer) -> None:
+    async def test_expired_cache_refreshes_in_the_background(
+        self, http_client: httpx.AsyncClient, server: JwksServer
+    ) -> None:
         verifier = TokenVerifier(
             jwt_secret=None, jwks_url=JWKS_URL, http_client=http_client, jwks_cache_seconds=0
         )
         key = server.add_ec("ec-1")
         await verifier.verify(signed(key, "ES256", "ec-1"))
+        # Verified with the keys known, without waiting for the refresh it started.
         await verifier.verify(signed(key, "ES256", "ec-1"))
+        assert server.requests == 1
+        await asyncio.sleep(0.05)
         assert server.requests == 2
 
     async def test_concurrent_verifications_share_one_fetch(
@@ -519,31 +530,44 @@ class TestJwksFetching:
         ],
         ids=["500", "404", "redirect", "html", "list", "keys-not-list", "connect", "timeout"],
     )
-    async def test_fetch_failure_is_invalid_token(
+    async def test_fetch_failure_with_no_key_known_is_keys_unavailable(
         self,
-        jwks_verifier: TokenVerifier,
+        http_client: httpx.AsyncClient,
         server: JwksServer,
         failure: httpx.Response | Exception,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setattr(security, "_RETRY_PAUSES_SECONDS", (0.0, 0.0))
+        verifier = TokenVerifier(
+            jwt_secret=None, jwks_url=JWKS_URL, http_client=http_client, refresh_backoff_seconds=0
+        )
         key = server.add_ec("ec-1")
         server.failure = failure
-        await rejects(jwks_verifier, signed(key, "ES256", "ec-1"), "signing keys unavailable")
+        with pytest.raises(KeysUnavailable):
+            await verifier.verify(signed(key, "ES256", "ec-1"))
+        assert server.requests == security.JWKS_FETCH_ATTEMPTS  # one refresh, retried
         # Not stuck: once the server recovers the next verification fetches and succeeds.
         server.failure = None
-        await jwks_verifier.verify(signed(key, "ES256", "ec-1"))
+        await verifier.verify(signed(key, "ES256", "ec-1"))
 
-    async def test_concurrent_failures_share_one_fetch(
-        self, jwks_verifier: TokenVerifier, server: JwksServer
+    async def test_concurrent_failures_share_one_refresh(
+        self, jwks_verifier: TokenVerifier, server: JwksServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        monkeypatch.setattr(security, "_RETRY_PAUSES_SECONDS", (0.0, 0.0))
         key = server.add_ec("ec-1")
         server.failure = httpx.Response(503)
         token = signed(key, "ES256", "ec-1")
         outcomes = await asyncio.gather(
             *(jwks_verifier.verify(token) for _ in range(10)), return_exceptions=True
         )
-        assert all(isinstance(o, InvalidToken) for o in outcomes)
-        assert {str(o) for o in outcomes} == {"signing keys unavailable"}
-        assert server.requests == 1
+        assert all(isinstance(o, KeysUnavailable) for o in outcomes)
+        assert server.requests == security.JWKS_FETCH_ATTEMPTS
+        # Within the pause after a failed round, requests start no fetch of their own.
+        for _ in range(5):
+            with pytest.raises(KeysUnavailable) as caught:
+                await jwks_verifier.verify(token)
+            assert caught.value.retry_after >= 1
+        assert server.requests == security.JWKS_FETCH_ATTEMPTS
 
     async def test_empty_key_set_means_unknown_key(
         self, jwks_verifier: TokenVerifier, server: JwksServer

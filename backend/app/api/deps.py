@@ -15,11 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.database import Database, configure_transaction
 from app.core.deadlines import DeadlinePassed, database_deadline
-from app.core.errors import Unauthorized
+from app.core.errors import AuthUnavailable, Forbidden, Unauthorized
 from app.core.request_context import record_user
-from app.core.security import InvalidToken, TokenClaims, TokenVerifier
+from app.core.security import (
+    AnonymousUser,
+    InvalidToken,
+    KeysUnavailable,
+    TokenClaims,
+    TokenVerifier,
+)
 from app.core.sql import user_transaction
 from app.services.actor import Actor
+from app.services.quotas import Quotas
+from app.services.rate_limits import RateLimits
 
 
 async def get_settings(request: Request) -> Settings:
@@ -51,6 +59,22 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+
+async def get_quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
+
+
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]
+
+
+async def get_rate_limits(request: Request) -> RateLimits:
+    rate_limits: RateLimits = request.app.state.rate_limits
+    return rate_limits
+
+
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+
 bearer = HTTPBearer(auto_error=False, description="A Supabase Auth access token.")
 
 
@@ -73,6 +97,17 @@ async def verified_claims(
     except InvalidToken as error:
         raise Unauthorized(
             f"The access token is not valid: {error}.", code="invalid_token"
+        ) from None
+    except AnonymousUser:
+        raise Forbidden(
+            "Anonymous sign-ins cannot use this API: sign up (link an email or a provider)"
+            " and use the new access token.",
+            code="anonymous_user_not_allowed",
+        ) from None
+    except KeysUnavailable as error:
+        raise AuthUnavailable(
+            "The signing keys cannot be fetched right now; retry shortly.",
+            headers={"Retry-After": str(error.retry_after)},
         ) from None
     record_user(claims.sub)
     return claims

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     jwks_cache_seconds: Annotated[float, Field(gt=0)] = 600.0
+    # Supabase's anonymous sign-ins give a real, signed access token with `is_anonymous:
+    # true` to anyone who asks, without an email: off, such a token is refused (403).
+    allow_anonymous_users: bool = False
 
     # --- requests ---
     max_request_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
@@ -162,6 +165,25 @@ class Settings(BaseSettings):
 
     # --- product rules ---
     checkin_backfill_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    # `loopin maintain` keeps the change log's history this long; a sync cursor older than
+    # that may have to start over (410 resync_required).
+    sync_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
+    # --- quotas (409 with a code naming the quota; see app/services/quotas.py) ---
+    max_families_per_user: PositiveInt = 20
+    max_habits_per_family: PositiveInt = 300
+    max_managed_profiles_per_family: PositiveInt = 20
+    max_pending_invitations_per_family: PositiveInt = 50
+    max_versions_per_habit: PositiveInt = 100
+
+    # --- rate limits per login, requests a minute (429; see app/services/rate_limits.py) ---
+    # Sync passes begun; the pages that follow within a pass count apart, so the first sync
+    # of a family with years of history is not cut off after a minute's worth of passes.
+    rate_limit_sync_per_minute: PositiveInt = 120
+    rate_limit_sync_pages_per_minute: PositiveInt = 1200
+    # Stats of a habit with more than LONG_STATS_DAYS of history (the others are not counted).
+    rate_limit_long_stats_per_minute: PositiveInt = 60
+    rate_limit_batch_writes_per_minute: PositiveInt = 30
 
     # --- process ---
     log_level: str = "INFO"
@@ -173,7 +195,10 @@ class Settings(BaseSettings):
     metrics_port: Annotated[int | None, Field(gt=0, lt=65536)] = None
     # Key of the HMAC that turns a user id into the pseudonym the logs show.
     log_user_key: SecretStr | None = None
-    environment: str = Field(default="development", description="development | production")
+    environment: str = Field(
+        default="development",
+        description="development | production (any case: it is compared lower-cased)",
+    )
 
     @field_validator("database_url", "direct_url")
     @classmethod
@@ -200,13 +225,35 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("environment")
+    @classmethod
+    def _environment_lower_cased(cls, value: str) -> str:
+        # Compared in several places (`is_production`, the CLI): one spelling for all of them.
+        return value.strip().lower()
+
     @model_validator(mode="after")
     def _auth_configured_in_production(self) -> Settings:
-        if self.environment == "production" and not (self.supabase_url or self.supabase_jwt_secret):
+        if not self.is_production:
+            return self
+        if not (self.supabase_url or self.supabase_jwt_secret):
             raise ValueError(
                 "SUPABASE_URL or SUPABASE_JWT_SECRET must be set when ENVIRONMENT=production"
             )
+        if not self.supabase_url or not self.supabase_url.startswith("https://"):
+            raise ValueError(
+                "SUPABASE_URL must be the project's https:// URL when ENVIRONMENT=production"
+                " (tokens' keys are fetched from it, and checked against it)"
+            )
+        if not self.jwt_issuer:
+            raise ValueError(
+                "JWT_ISSUER must be set when ENVIRONMENT=production"
+                " (https://<ref>.supabase.co/auth/v1), so tokens of other projects are refused"
+            )
         return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     # --- derived values ---
     @property

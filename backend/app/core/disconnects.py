@@ -21,9 +21,14 @@ def means_unavailable(error: BaseException | None) -> bool:
     )
 
 
-def means_disconnect(error: BaseException) -> bool:
+def means_disconnect(error: BaseException | None) -> bool:
     """A connection that raised this is unusable: the server went away, or a client-side
-    timeout left the protocol in the middle of a statement."""
-    return means_unavailable(error) or isinstance(
-        error, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError
-    )
+    timeout left the protocol in the middle of a statement.
+
+    Only asyncpg's interface errors that say the connection is gone count: the others are
+    our mistakes (more than 32,767 bind parameters, a wrong argument type, an operation on
+    a busy connection). Taking those for an outage would answer a bug with 503 + Retry-After,
+    and a client would retry it forever."""
+    if means_unavailable(error) or isinstance(error, asyncpg.ConnectionDoesNotExistError):
+        return True
+    return isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error)

@@ -10,7 +10,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.disconnects import means_disconnect
@@ -95,6 +95,14 @@ class Unprocessable(ProblemError):
 
 class ServiceUnavailable(ProblemError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class AuthUnavailable(ServiceUnavailable):
+    """The token cannot be checked: the signing keys cannot be fetched and none is known.
+    Our failure, so never a 401 (the app's cue to sign the user out)."""
+
+    code = "auth_unavailable"
+    title = "Service Unavailable"
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -186,7 +194,14 @@ async def _handle_validation(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _is_connection_failure(exc: DBAPIError) -> bool:
-    return exc.connection_invalidated or isinstance(exc, InterfaceError | OperationalError)
+    """SQLAlchemy saw a disconnect, our connect hook reported an unreachable server (the only
+    source of `OperationalError` with asyncpg), or the driver's error says the connection is
+    gone. Not every `InterfaceError`: asyncpg raises those for bad statements too."""
+    return (
+        exc.connection_invalidated
+        or isinstance(exc, OperationalError)
+        or means_disconnect(_driver_error(exc))
+    )
 
 
 # Constraints whose violation is a client-facing rule, not a bug. Checked by the database so

@@ -2,15 +2,22 @@
 
 Legacy projects sign with one shared HS256 secret; newer projects sign with asymmetric keys
 (ES256, RS256) published as a JWKS at `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
-Every failure surfaces as `InvalidToken`, which callers answer with 401.
+A bad token surfaces as `InvalidToken` (answered 401). A failure of ours is never a 401 (the
+app's cue to sign the user out): the signing keys last fetched stay in use while a refresh
+fails, refreshes run in the background with bounded retries and a growing pause between
+failed rounds (never one fetch per request), and only with no usable key at all does a
+verification raise `KeysUnavailable` (answered 503 `auth_unavailable` with Retry-After).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
+import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -21,9 +28,16 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+logger = logging.getLogger(__name__)
+
 # A flood of tokens with random kids must not turn into a flood of requests to the auth server.
 UNKNOWN_KID_REFETCH_SECONDS = 30.0
 _FETCH_TIMEOUT_SECONDS = 5.0
+# One refresh: up to this many fetches, with these pauses between them (a blip is absorbed).
+JWKS_FETCH_ATTEMPTS = 3
+_RETRY_PAUSES_SECONDS = (0.2, 0.5)
+# How long a request with no usable key waits for a refresh in flight before answering 503.
+_WAIT_FOR_KEYS_SECONDS = 5.0
 # Supabase tokens are ~1 KB; refuse to parse anything absurdly large.
 _MAX_TOKEN_LENGTH = 16 * 1024
 
@@ -62,6 +76,24 @@ class InvalidToken(Exception):
     """Raised for any token that must be answered 401. str(exc) is a short, safe reason."""
 
 
+class KeysUnavailable(Exception):
+    """No key can verify the token because the JWKS cannot be fetched (and none is known, or
+    not the token's): our failure, not the token's. `retry_after` in whole seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__("signing keys unavailable")
+
+
+class AnonymousUser(Exception):
+    """A valid token of a Supabase anonymous sign-in (`is_anonymous: true`) while those are
+    not accepted: the caller is who they say, but has no account to act as here."""
+
+
+class _FetchFailed(Exception):
+    """One JWKS fetch did not give a usable key set."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     sub: uuid.UUID
@@ -88,6 +120,9 @@ class TokenVerifier:
         jwks_cache_seconds: float = 600.0,
         leeway_seconds: float = 30.0,
         http_client: httpx.AsyncClient | None = None,
+        refresh_backoff_seconds: float = 1.0,
+        max_refresh_backoff_seconds: float = 60.0,
+        allow_anonymous: bool = False,
     ) -> None:
         if not jwt_secret and not jwks_url:
             raise ValueError("TokenVerifier needs jwt_secret or jwks_url")
@@ -97,6 +132,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._cache_seconds = jwks_cache_seconds
         self._leeway = leeway_seconds
+        self._allow_anonymous = allow_anonymous
         # The allow-list is fixed by configuration, never by the token: an HS256 token is
         # refused outright when no secret is configured (no RSA-public-key-as-HMAC-secret).
         self._algorithms = {"HS256"} if self._secret else set()
@@ -104,15 +140,24 @@ class TokenVerifier:
             self._algorithms |= set(_ASYMMETRIC)
         self._owns_client = http_client is None and self._jwks_url is not None
         self._client = httpx.AsyncClient() if self._owns_client else http_client
-        self._lock = asyncio.Lock()
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")  # when the last successful fetch finished
-        self._attempted_at = float("-inf")  # when the last fetch finished, successful or not
-        self._attempt_failed = False
+        self._fetched_at = float("-inf")  # when the last successful refresh finished
+        self._attempted_at = float("-inf")  # when the last refresh finished, successful or not
+        self._refresh_task: asyncio.Task[None] | None = None
+        # After a refresh failed entirely, none starts before `_next_refresh_at`: the pause
+        # doubles with each failed round, from `refresh_backoff_seconds` up to the maximum.
+        self._backoff = refresh_backoff_seconds
+        self._max_backoff = max_refresh_backoff_seconds
+        self._failed_rounds = 0
+        self._next_refresh_at = float("-inf")
         self._unknown_kid_refetch_at = float("-inf")
         self._verified: OrderedDict[bytes, tuple[TokenClaims, float]] = OrderedDict()
 
     async def aclose(self) -> None:
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
         if self._owns_client and self._client is not None:
             await self._client.aclose()
 
@@ -135,7 +180,7 @@ class TokenVerifier:
     async def _checked(self, token: str) -> tuple[TokenClaims, float]:
         try:
             return await self._verify(token)
-        except InvalidToken:
+        except (InvalidToken, KeysUnavailable, AnonymousUser):
             raise
         except jwt.MissingRequiredClaimError as error:
             raise InvalidToken(f"missing claim: {error.claim}") from None
@@ -168,6 +213,8 @@ class TokenVerifier:
         role = payload.get("role")
         if role != "authenticated":
             raise InvalidToken("token is not a user access token")
+        if payload.get("is_anonymous") is True and not self._allow_anonymous:
+            raise AnonymousUser
         try:
             sub = uuid.UUID(payload["sub"])
         except (ValueError, TypeError, AttributeError):
@@ -198,11 +245,13 @@ class TokenVerifier:
 
     async def _jwk(self, kid: str) -> jwt.PyJWK:
         started = time.monotonic()
-        if started - self._fetched_at >= self._cache_seconds:
-            await self._refresh(started)
+        if self._fetched_at == float("-inf"):
+            await self._keys_now(started)  # nothing known yet: wait for a refresh
+        elif started - self._fetched_at >= self._cache_seconds:
+            self._start_refresh(started)  # the known keys serve while it runs
         if kid not in self._keys and self._may_refetch_for_unknown_kid(started):
             self._unknown_kid_refetch_at = started
-            await self._refresh(started)  # maybe a key was rotated in since the last fetch
+            await self._keys_now(started)  # maybe a key was rotated in since the last fetch
         jwk = self._keys.get(kid)
         if jwk is None:
             raise InvalidToken("unknown signing key")
@@ -213,36 +262,72 @@ class TokenVerifier:
         throttled = started - self._unknown_kid_refetch_at < UNKNOWN_KID_REFETCH_SECONDS
         return not fetched_during_this_call and not throttled
 
-    async def _refresh(self, started: float) -> None:
-        async with self._lock:
-            # A fetch that finished after this verification began is as good as our own: callers
-            # that queued behind it share its result, or its failure, instead of fetching again.
-            if self._attempted_at >= started:
-                if self._attempt_failed:
-                    raise InvalidToken("signing keys unavailable")
-                return
+    async def _keys_now(self, started: float) -> None:
+        """Wait for a refresh (the one in flight, or a new one): callers that arrive while
+        one runs share it, its success or its failure. KeysUnavailable when it fails, takes
+        too long, or the pause after failed rounds has not passed (no fetch is started)."""
+        task = self._start_refresh(started)
+        if task is None:
+            raise KeysUnavailable(self._next_refresh_at - started)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), _WAIT_FOR_KEYS_SECONDS)
+        except TimeoutError:
+            raise KeysUnavailable(_WAIT_FOR_KEYS_SECONDS) from None
+        if self._fetched_at < started:
+            raise KeysUnavailable(self._next_refresh_at - time.monotonic())
+
+    def _start_refresh(self, now: float) -> asyncio.Task[None] | None:
+        """The refresh in flight, or a new one; None while pausing after failed rounds."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return self._refresh_task
+        if now < self._next_refresh_at:
+            return None
+        self._refresh_task = asyncio.create_task(self._refresh(), name="jwks-refresh")
+        return self._refresh_task
+
+    async def _refresh(self) -> None:
+        """Up to JWKS_FETCH_ATTEMPTS fetches. On success the new keys replace the old; when
+        all fail, the old keys stay in use and the next round waits a growing pause."""
+        reason = ""
+        for attempt in range(JWKS_FETCH_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(_RETRY_PAUSES_SECONDS[min(attempt, 2) - 1])
             try:
                 keys = await self._fetch_keys()
-            except InvalidToken:
-                self._attempted_at, self._attempt_failed = time.monotonic(), True
-                raise
+            except _FetchFailed as error:
+                reason = str(error)
+                continue
             self._keys = keys
             self._attempted_at = self._fetched_at = time.monotonic()
-            self._attempt_failed = False
+            self._failed_rounds = 0
+            self._next_refresh_at = float("-inf")
+            return
+        self._failed_rounds += 1
+        pause = min(self._max_backoff, self._backoff * 2 ** (self._failed_rounds - 1))
+        self._attempted_at = time.monotonic()
+        self._next_refresh_at = self._attempted_at + pause
+        logger.warning(
+            "JWKS refresh failed (%s) %d time(s) in a row; %d known key(s) stay in use,"
+            " next attempt in %.0f s",
+            reason,
+            self._failed_rounds,
+            len(self._keys),
+            pause,
+        )
 
     async def _fetch_keys(self) -> dict[str, jwt.PyJWK]:
         # Only reached when a JWKS is configured (no asymmetric alg is allowed otherwise).
         if self._client is None or self._jwks_url is None:
-            raise InvalidToken("signing keys unavailable")
+            raise _FetchFailed("no JWKS configured")
         try:
             response = await self._client.get(self._jwks_url, timeout=_FETCH_TIMEOUT_SECONDS)
             response.raise_for_status()
             body = response.json()
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError):
-            raise InvalidToken("signing keys unavailable") from None
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
+            raise _FetchFailed(type(error).__name__) from None
         entries = body.get("keys") if isinstance(body, dict) else None
         if not isinstance(entries, list):
-            raise InvalidToken("signing keys unavailable")
+            raise _FetchFailed("no key list in the JWKS")
         keys: dict[str, jwt.PyJWK] = {}
         for entry in entries:
             # Skip keys we cannot use (no kid, unknown kty/crv) rather than the whole set.

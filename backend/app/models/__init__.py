@@ -6,8 +6,9 @@ from app.models.family import Family, FamilyMember
 from app.models.habit import Checkin, Habit, HabitVersion
 from app.models.import_key import ImportKey
 from app.models.invitation import Invitation
+from app.models.rate_limit import RateLimit
 from app.models.routine import Routine, RoutineVersion
-from app.models.sync import SyncChange
+from app.models.sync import SyncChange, SyncLogState
 from app.models.time_zone import TimeZone
 from app.models.user import User
 
@@ -20,9 +21,11 @@ __all__ = [
     "HabitVersion",
     "ImportKey",
     "Invitation",
+    "RateLimit",
     "Routine",
     "RoutineVersion",
     "SyncChange",
+    "SyncLogState",
     "TimeZone",
     "User",
     "auth_users",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -50,6 +50,9 @@ class FamilyMember(UUIDPrimaryKey, Timestamps, Base):
     )
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[MemberRole] = mapped_column(member_role_enum)
+    # The login was bound to a managed profile (an invitation for that profile): when it
+    # leaves, or its account goes, the profile stays, managed again, with its history.
+    from_managed_profile: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     @property
     def is_managed(self) -> bool:

@@ -84,11 +84,13 @@ class HabitVersion(UUIDPrimaryKey, Base):
         ),
         CheckConstraint("public.is_valid_schedule(schedule)", name="schedule_valid"),
         in_same_family("habit_id", "habits"),
+        # A family's versions in id order: sync pages through a family's snapshot with it.
+        Index("ix_habit_versions_family_id_id", "family_id", "id"),
     )
 
     habit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     number: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[date] = mapped_column(Date)
@@ -110,11 +112,14 @@ class Checkin(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("habit_id", "date"),  # also the (habit, date range) index
         CheckConstraint("value is null or value >= 0", name="value_not_negative"),
         in_same_family("habit_id", "habits"),
+        # A family's check-ins in id order: sync pages through a family's snapshot with it
+        # (and the family's cascade delete uses it as a family_id index).
+        Index("ix_checkins_family_id_id", "family_id", "id"),
     )
 
     habit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     date: Mapped[date] = mapped_column(Date)
     status: Mapped[CheckinStatus] = mapped_column(checkin_status_enum)

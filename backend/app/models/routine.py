@@ -70,11 +70,13 @@ class RoutineVersion(UUIDPrimaryKey, Base):
             name="schedule_valid",
         ),
         in_same_family("routine_id", "routines"),
+        # A family's versions in id order: sync pages through a family's snapshot with it.
+        Index("ix_routine_versions_family_id_id", "family_id", "id"),
     )
 
     routine_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     family_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("families.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("families.id", ondelete="CASCADE")
     )
     number: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[date] = mapped_column(Date)

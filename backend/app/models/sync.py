@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Identity, Index, Text, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Identity, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -41,3 +41,14 @@ class SyncChange(Base):
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
+
+
+class SyncLogState(Base):
+    """The change log's one row of state: cursors that have not seen every change below
+    `resync_below_txid` must sync from zero (compaction removed tombstones there)."""
+
+    __tablename__ = "sync_log_state"
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    resync_below_txid: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -33,7 +33,26 @@ _DESCRIPTIONS = {
     410: "No longer valid",
     412: "The resource changed since you read it",
     422: "The request is not valid",
+    503: (
+        "Temporarily unavailable, retry after `Retry-After` seconds: `database_unavailable`,"
+        " `database_busy`, or `auth_unavailable` (the token's signing keys cannot be fetched"
+        " and none are known; never a 401, so the app keeps the user signed in)"
+    ),
 }
+
+
+def rate_limited() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a rate-limited route."""
+    return {
+        429: {
+            "model": Problem,
+            "description": (
+                "`rate_limited`: too many such requests from your login this minute; retry"
+                " after `Retry-After` seconds"
+            ),
+            "content": {"application/problem+json": {}},
+        }
+    }
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -44,5 +63,5 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS[status],
             "content": {"application/problem+json": {}},
         }
-        for status in (401, 422, *statuses)
+        for status in (401, 422, 503, *statuses)
     }

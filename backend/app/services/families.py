@@ -16,6 +16,7 @@ from app.schemas.family import FamilyCreate, FamilyUpdate
 from app.services.actor import Actor
 from app.services.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
 from app.services.pagination import page_of, paginate
+from app.services.quotas import Quotas
 from app.services.scope import FamilyNotFound, families_of, require_membership
 from app.services.users import UserService
 
@@ -52,9 +53,12 @@ class FamilyView:
 
 
 class FamilyService:
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+    def __init__(
+        self, session: AsyncSession, actor: Actor, *, quotas: Quotas | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.quotas = quotas
 
     async def create(self, data: FamilyCreate) -> tuple[FamilyView, bool]:
         """Create the family with the caller as owner; `(view, created)`. A repeated create
@@ -62,6 +66,8 @@ class FamilyService:
         if data.id is not None and (existing := await self._retried(data.id, data)) is not None:
             return existing, False
         user = await UserService(self.session, self.actor).provision()
+        if self.quotas is not None:
+            await self.quotas.ensure_another_family(self.session, self.actor.user_id)
         family_id = data.id or uuid.uuid4()
         display_name = user.full_name or (user.email or "").split("@")[0] or "Me"
         created = await self.session.scalar(

@@ -20,6 +20,7 @@ from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import HabitType, MemberRole, TargetDirection
 from app.services.actor import Actor
 from app.services.clock import local_today
+from app.services.id_lists import among
 from app.services.members import MemberNotFound
 from app.services.progress import Entry, Rule, Schedule, Timeline
 from app.services.scope import with_my_membership
@@ -112,7 +113,7 @@ async def load_versions(
 ) -> dict[uuid.UUID, list[HabitVersion]]:
     rows = await session.scalars(
         select(HabitVersion)
-        .where(HabitVersion.habit_id.in_(habit_ids))
+        .where(among(HabitVersion.habit_id, habit_ids))
         .order_by(HabitVersion.habit_id, HabitVersion.number)
     )
     versions: dict[uuid.UUID, list[HabitVersion]] = {habit_id: [] for habit_id in habit_ids}

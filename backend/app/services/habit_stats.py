@@ -1,5 +1,6 @@
 """A habit's stats (streaks, score, completion rates) on the asyncpg connection directly
-(`app.core.sql`): four statements after the transaction's setup, whatever the history."""
+(`app.core.sql`): four statements after the transaction's setup, whatever the history
+(five for a history longer than LONG_STATS_DAYS: the rate limit's count)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,25 @@ from app.services import progress
 from app.services.actor import Actor
 from app.services.clock import local_today
 from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
+from app.services.rate_limits import LONG_STATS_DAYS, Bucket
 
 # Status and value first: the rows are the progress engine's entries as they are.
 _HISTORY = "select status, value, date from checkins where habit_id = $1 and date >= $2"
 
 
 async def habit_stats(
-    sql: Any, actor: Actor, habit_id: uuid.UUID, *, now: datetime | None = None
+    sql: Any,
+    actor: Actor,
+    habit_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+    long_stats_per_minute: int | None = None,
 ) -> dict[str, object]:
     habit = await fetch_habit_facts(sql, actor, habit_id)
     today = local_today(habit["timezone"], habit["day_start_hour"], now or datetime.now(UTC))
+    if long_stats_per_minute is not None and (today - habit["start_date"]).days > LONG_STATS_DAYS:
+        # Only a long history costs enough to be counted (one more statement).
+        await Bucket("long_stats", long_stats_per_minute).take_on(sql)
     versions = (await fetch_versions(sql, [habit_id]))[habit_id]
     timeline = timeline_of_records(versions, habit["start_date"])
     rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"])

@@ -31,6 +31,7 @@ from app.services.habit_context import (
     with_assignee_clock,
 )
 from app.services.pagination import page_of, paginate
+from app.services.quotas import Quotas
 from app.services.scope import InsufficientRole, require_membership
 
 
@@ -76,10 +77,18 @@ def _schedule_json(data: Measure | HabitCreate | HabitUpdate) -> dict[str, objec
 
 
 class HabitService:
-    def __init__(self, session: AsyncSession, actor: Actor, *, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        now: datetime | None = None,
+        quotas: Quotas | None = None,
+    ) -> None:
         self.session = session
         self.actor = actor
         self.now = now or datetime.now(UTC)
+        self.quotas = quotas
 
     async def create(self, family_id: uuid.UUID, data: HabitCreate) -> tuple[HabitView, bool]:
         mine = await require_membership(self.session, self.actor, family_id)
@@ -93,6 +102,8 @@ class HabitService:
         assignee, clock = await load_assignee(self.session, family_id, data.assignee_id)
         if not mine.role.at_least(MemberRole.ADMIN) and assignee.id != mine.id:
             raise InsufficientRole("Members create habits for themselves; admins for anyone.")
+        if self.quotas is not None:
+            await self.quotas.ensure_another_habit(self.session, family_id)
         start = data.start_date or clock.today(self.now)
         habit = Habit(
             id=data.id or uuid.uuid4(),
@@ -270,6 +281,8 @@ class HabitService:
             measure.check_measure()
         except ValueError as error:
             raise InvalidHabitChange(str(error)) from None
+        if self.quotas is not None:
+            self.quotas.ensure_another_version(len(versions))
         version = HabitVersion(
             habit_id=context.habit.id,
             family_id=context.habit.family_id,

@@ -19,6 +19,7 @@ from app.services.actor import Actor
 from app.services.families import FamilyService, FamilyView, IdConflict
 from app.services.members import MemberNotFound, OwnerRequired
 from app.services.pagination import page_of, paginate
+from app.services.quotas import Quotas
 from app.services.scope import require_membership
 from app.services.users import UserService
 
@@ -69,9 +70,12 @@ def _pending() -> ColumnElement[bool]:
 
 
 class InvitationService:
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+    def __init__(
+        self, session: AsyncSession, actor: Actor, *, quotas: Quotas | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.quotas = quotas
 
     async def create(
         self, family_id: uuid.UUID, data: InvitationCreate
@@ -87,6 +91,8 @@ class InvitationService:
             return existing, None
         if data.member_id is not None:
             await self._ensure_managed_profile(family_id, data.member_id)
+        if self.quotas is not None:
+            await self.quotas.ensure_another_invitation(self.session, family_id)
         token = new_token()
         invitation = Invitation(
             id=data.id or uuid.uuid4(),
@@ -176,6 +182,8 @@ class InvitationService:
         if outcome in _GONE:
             code, detail = _GONE[outcome]
             raise InvitationGone(detail, code=code)
+        if outcome == "accepted" and self.quotas is not None:
+            await self.quotas.ensure_families_within(self.session, self.actor.user_id)
         view = await FamilyService(self.session, self.actor).get(family_id)
         assert view.membership.id == member_id
         return view, view.membership

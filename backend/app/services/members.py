@@ -15,6 +15,7 @@ from app.schemas.family import MemberCreate, MemberUpdate
 from app.services.actor import Actor
 from app.services.families import IdConflict
 from app.services.pagination import page_of, paginate
+from app.services.quotas import Quotas
 from app.services.scope import require_membership
 
 
@@ -39,9 +40,12 @@ class ManagedProfileRole(Unprocessable):
 
 
 class MemberService:
-    def __init__(self, session: AsyncSession, actor: Actor) -> None:
+    def __init__(
+        self, session: AsyncSession, actor: Actor, *, quotas: Quotas | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
+        self.quotas = quotas
 
     async def list(
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int
@@ -64,6 +68,8 @@ class MemberService:
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
         if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
             return existing, False
+        if self.quotas is not None:
+            await self.quotas.ensure_another_managed_profile(self.session, family_id)
         member = FamilyMember(
             id=data.id or uuid.uuid4(),
             family_id=family_id,
@@ -122,7 +128,9 @@ class MemberService:
         return target
 
     async def remove(self, family_id: uuid.UUID, member_id: uuid.UUID) -> None:
-        """An admin removes a member, or a member leaves (removes themselves)."""
+        """An admin removes a member (with their habits and check-ins), or a member leaves
+        (removes themselves). A login bound to a managed profile leaves the profile behind,
+        managed again, with its history."""
         # The delete cascades to invitations bound to this profile. Accepting one locks the
         # invitation, then the family; lock them in that order too, or the two deadlock.
         await self.session.execute(
@@ -140,6 +148,11 @@ class MemberService:
                 raise OwnerRequired("Only an owner can remove an owner.")
         if target.role == MemberRole.OWNER:
             await self._ensure_another_owner(family_id)
+        if leaving and target.from_managed_profile:
+            # The child's login leaves; the child's profile and history stay in the family.
+            await self.session.execute(select(func.public.leave_managed_profile(target.id)))
+            self.session.expunge(target)  # no longer visible to the caller: not refreshable
+            return
         await self.session.execute(delete(FamilyMember).where(FamilyMember.id == target.id))
 
     async def _get(self, family_id: uuid.UUID, member_id: uuid.UUID) -> FamilyMember:

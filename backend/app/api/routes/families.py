@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import CurrentActor, QuotasDep, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.common import Page
 from app.schemas.family import (
@@ -41,10 +41,15 @@ def _family(view: FamilyView, response: Response) -> FamilyRead:
     },
 )
 async def create_family(
-    data: FamilyCreate, response: Response, session: SessionDep, actor: CurrentActor
+    data: FamilyCreate,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    quotas: QuotasDep,
 ) -> FamilyRead:
-    """Create a family; you become its owner."""
-    view, created = await FamilyService(session, actor).create(data)
+    """Create a family; you become its owner. `409 family_quota_reached` when you already
+    belong to `MAX_FAMILIES_PER_USER` families (default 20)."""
+    view, created = await FamilyService(session, actor, quotas=quotas).create(data)
     if not created:
         response.status_code = status.HTTP_200_OK
     return _family(view, response)
@@ -133,9 +138,13 @@ async def create_member(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    quotas: QuotasDep,
 ) -> object:
-    """Create a managed profile: a family member without a login, like a young child (admins)."""
-    member, created = await MemberService(session, actor).create_managed(family_id, data)
+    """Create a managed profile: a family member without a login, like a young child (admins).
+    `409 managed_profile_quota_reached` at `MAX_MANAGED_PROFILES_PER_FAMILY` (default 20)."""
+    member, created = await MemberService(session, actor, quotas=quotas).create_managed(
+        family_id, data
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return member
@@ -166,5 +175,11 @@ async def update_member(
 async def delete_member(
     family_id: uuid.UUID, member_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> None:
-    """Remove a member (admins), or leave the family (your own member id)."""
+    """Remove a member (admins), or leave the family (your own member id).
+
+    An admin removing a member deletes the member with their habits, routines and check-ins.
+    Leaving keeps them when your login was bound to a managed profile (you accepted an
+    invitation for that profile, e.g. a child who got their own account): the profile turns
+    back into a managed one (`user_id` null, role `member`) with all its history, and only
+    your login leaves. `409 last_owner` when you are the family's only owner."""
     await MemberService(session, actor).remove(family_id, member_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep
+from app.api.deps import ActingConnectionDep, CurrentActor, QuotasDep, SessionDep
 from app.api.driver_route import driver_route
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.common import Page
@@ -20,7 +20,7 @@ from app.schemas.habit import (
     HabitUpdate,
     HabitVersionRead,
 )
-from app.schemas.problem import problems
+from app.schemas.problem import problems, rate_limited
 from app.services.habit_stats import habit_stats
 from app.services.habits import HabitService, HabitView
 
@@ -53,9 +53,12 @@ async def create_habit(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    quotas: QuotasDep,
 ) -> HabitRead:
-    """Create a habit for a member: admins for anyone, members for themselves."""
-    view, created = await HabitService(session, actor).create(family_id, data)
+    """Create a habit for a member: admins for anyone, members for themselves.
+    `409 habit_quota_reached` when the family has `MAX_HABITS_PER_FAMILY` habits (default
+    300; deleted ones do not count)."""
+    view, created = await HabitService(session, actor, quotas=quotas).create(family_id, data)
     if not created:
         response.status_code = status.HTTP_200_OK
     return _habit(view, response)
@@ -91,7 +94,7 @@ async def get_habit(
     "/{habit_id}",
     name="update",
     response_model=HabitRead,
-    responses=problems(400, 403, 404, 412),
+    responses=problems(400, 403, 404, 409, 412),
 )
 async def update_habit(
     habit_id: uuid.UUID,
@@ -99,12 +102,15 @@ async def update_habit(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    quotas: QuotasDep,
     if_match: IfMatch = None,
 ) -> HabitRead:
     """Change a habit (admins or the assignee). Changing `type`, `target_value`, `unit`,
     `target_direction` or `schedule` makes a new version effective from `effective_from`
-    (default: today); days before it keep being judged by the version then in force."""
-    view = await HabitService(session, actor).update(
+    (default: today); days before it keep being judged by the version then in force.
+    `409 habit_version_quota_reached` when the habit has `MAX_VERSIONS_PER_HABIT` versions
+    (default 100)."""
+    view = await HabitService(session, actor, quotas=quotas).update(
         habit_id, changes, if_match=parse_if_match(if_match)
     )
     return _habit(view, response)
@@ -141,11 +147,19 @@ async def list_habit_versions(
     method="GET",
     name="stats",
     response_model=HabitStats,
-    responses=problems(404),
+    responses={**problems(404), **rate_limited()},
 )
 async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
-    """Streaks (following the schedule), Loop-style score in [0, 1], completion rates."""
-    return await habit_stats(request.sql, request.actor, habit_id)
+    """Streaks (following the schedule), Loop-style score in [0, 1], completion rates.
+    For a habit with more than 400 days of history, at most
+    `RATE_LIMIT_LONG_STATS_PER_MINUTE` (default 60) a minute per login, then `429
+    rate_limited` with `Retry-After`."""
+    return await habit_stats(
+        request.sql,
+        request.actor,
+        habit_id,
+        long_stats_per_minute=request.settings.rate_limit_long_stats_per_minute,
+    )
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,8 @@ from app.core.diagnostics import describe_connection_error
 from app.core.errors import problem_response
 from app.schemas.health import HealthRead, ReadinessRead
 from app.schemas.problem import Problem
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -35,15 +38,19 @@ async def live() -> dict[str, str]:
     },
 )
 async def ready(request: Request) -> Any:
-    """The database answers within `HEALTH_TIMEOUT_SECONDS`; also reports the pool."""
+    """The database answers within `HEALTH_TIMEOUT_SECONDS`; also reports the pool. When it
+    does not, the answer says only "database unavailable"; the reason is logged."""
     database: Database = request.app.state.database
     try:
         await database.ping(database.settings.health_timeout_seconds)
-    except Exception as error:  # any failure means "not ready", with the reason in one line
+    except Exception as error:  # any failure means "not ready"
+        # The reason names the database's user, host, port and name: for the operator's log,
+        # not for whoever can reach this unauthenticated route.
+        logger.warning("not ready: %s", describe_connection_error(error, database.url))
         return problem_response(
             503,
             "database_unavailable",
-            describe_connection_error(error, database.url),
+            "database unavailable",
             headers={"Retry-After": "1"},
             database="unreachable",
             pool=database.pool_status(),

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import CurrentActor, QuotasDep, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, Limit
 from app.schemas.common import Page
 from app.schemas.family import FamilyRead, MemberRead
@@ -43,9 +43,14 @@ async def create_invitation(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    quotas: QuotasDep,
 ) -> InvitationCreated:
-    """Invite someone (admins). The `token` is in this response only; share it as a link."""
-    invitation, token = await InvitationService(session, actor).create(family_id, data)
+    """Invite someone (admins). The `token` is in this response only; share it as a link.
+    `409 invitation_quota_reached` when the family has `MAX_PENDING_INVITATIONS_PER_FAMILY`
+    pending invitations (default 50): revoke some first."""
+    invitation, token = await InvitationService(session, actor, quotas=quotas).create(
+        family_id, data
+    )
     if token is None:
         response.status_code = status.HTTP_200_OK
     read = InvitationRead.model_validate(invitation)
@@ -83,13 +88,17 @@ async def revoke_invitation(
 
 
 @accept_router.post(
-    "/accept", name="accept", response_model=InvitationAccepted, responses=problems(403, 404, 410)
+    "/accept",
+    name="accept",
+    response_model=InvitationAccepted,
+    responses=problems(403, 404, 409, 410),
 )
 async def accept_invitation(
-    data: InvitationAccept, session: SessionDep, actor: CurrentActor
+    data: InvitationAccept, session: SessionDep, actor: CurrentActor, quotas: QuotasDep
 ) -> InvitationAccepted:
-    """Join the family. Already a member: the same membership, no use consumed."""
-    view, membership = await InvitationService(session, actor).accept(data.token)
+    """Join the family. Already a member: the same membership, no use consumed.
+    `409 family_quota_reached` when you already belong to `MAX_FAMILIES_PER_USER` families."""
+    view, membership = await InvitationService(session, actor, quotas=quotas).accept(data.token)
     return InvitationAccepted(
         family=FamilyRead.model_validate(view.as_dict()),
         membership=MemberRead.model_validate(membership),

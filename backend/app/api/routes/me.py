@@ -32,5 +32,9 @@ async def update_me(changes: UserUpdate, session: SessionDep, actor: CurrentActo
 )
 async def delete_me(session: SessionDep, actor: CurrentActor) -> None:
     """Delete your data: profile, memberships, and families where you are the only member.
-    `409 sole_owner` while you are the only owner of a family that has other members."""
+    `409 sole_owner` while you are the only owner of a family that has other members.
+
+    A membership bound to a managed profile (you accepted an invitation for that profile)
+    is not deleted: the profile turns back into a managed one (`user_id` null, role
+    `member`) and keeps its habits and check-ins for the family."""
     await UserService(session, actor).delete()
