@@ -20,6 +20,7 @@ import pytest
 from app.core.embedded_db import EmbeddedPostgres, free_port
 from app.core.security import TokenClaims, TokenVerifier
 from app.seed import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
+from tests.support.processes import clean_env
 
 
 def run_loopin(
@@ -159,23 +160,6 @@ PRODUCTION = {
     "JWT_ISSUER": "https://abcd.supabase.co/auth/v1",
     "ENVIRONMENT": "Production",
 }
-# Settings the developer's shell may carry that would change what these commands do.
-_CONFIG_VARIABLES = (
-    "DATABASE_URL",
-    "DIRECT_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "ENVIRONMENT",
-    "LOOPIN_DATA_DIR",
-    "EMBEDDED_PORT",
-)
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
-    return {**env, **settings}
 
 
 def loopin(

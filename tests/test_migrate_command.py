@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import asyncpg
@@ -22,7 +21,7 @@ from app.core.migrations import (
     head_revision,
     pending_revisions,
 )
-from tests.support.databases import TestServer, create_database
+from tests.support.databases import TestServer, scratch_database
 
 _CONFIG_VARIABLES = {"DATABASE_URL", "DIRECT_URL", "ENVIRONMENT", "MIGRATION_LOCK_TIMEOUT_MS"}
 
@@ -57,20 +56,8 @@ def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
 def fresh_database(test_server: TestServer) -> Iterator[str]:
     """An empty database of its own on the test server, shaped like the test database:
     migrated from nothing, and its advisory locks seen by no other test."""
-    name = f"loopin_migrate_{uuid.uuid4().hex[:8]}"
-    url = create_database(test_server.url, test_server.embedded, name)
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(test_server.url)
-        try:
-            await connection.execute(f'drop database if exists "{name}" with (force)')
-        finally:
-            await connection.close()
-
-    try:
+    with scratch_database(test_server, "loopin_migrate") as url:
         yield url
-    finally:
-        asyncio.run(drop())
 
 
 def all_revisions(url: str) -> list[str]:

@@ -4,7 +4,6 @@ lines, uvicorn's, the app's and the access lines."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,24 +13,12 @@ import httpx
 
 from app.core.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
-
-_CONFIG_VARIABLES = {
-    "DATABASE_URL",
-    "DIRECT_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWT_ISSUER",
-    "ENVIRONMENT",
-    "LOG_FORMAT",
-    "LOG_LEVEL",
-    "METRICS_PORT",
-    "ACCESS_LOG",
-}
+from tests.support.processes import clean_env
 
 
 def test_production_log_is_json_lines_with_the_access_line(database_url: str) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
+    env = clean_env()
     env.update(
         DATABASE_URL=database_url,
         SUPABASE_JWT_SECRET=TEST_JWT_SECRET,

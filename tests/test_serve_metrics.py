@@ -3,7 +3,6 @@ recorded (prometheus_client's multiprocess mode), and the API's port serves no m
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,17 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
-
-_CONFIG_VARIABLES = {
-    "DATABASE_URL",
-    "DIRECT_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "ENVIRONMENT",
-    "METRICS_PORT",
-    "PROMETHEUS_MULTIPROC_DIR",
-    "DATABASE_POOL_SIZE",
-}
+from tests.support.processes import clean_env
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -42,7 +31,7 @@ def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_pat
     folder.mkdir()
     (folder / "counter_999999.db").write_bytes(b"left over from an earlier run")
     api_port, metrics_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
+    env = clean_env()
     env.update(
         DATABASE_URL=database_url,
         SUPABASE_JWT_SECRET=TEST_JWT_SECRET,

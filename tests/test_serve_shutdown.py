@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,18 +17,7 @@ import asyncpg
 import httpx
 
 from app.core.embedded_db import EmbeddedPostgres, free_port
-
-# Settings the developer's shell may carry that would change what `loopin serve` does.
-_CONFIG_VARIABLES = {
-    "DATABASE_URL",
-    "DIRECT_URL",
-    "SUPABASE_URL",
-    "SUPABASE_JWT_SECRET",
-    "JWT_ISSUER",
-    "ENVIRONMENT",
-    "LOOPIN_DATA_DIR",
-    "EMBEDDED_PORT",
-}
+from tests.support.processes import clean_env
 
 
 def wait_for(url: str, process: subprocess.Popen[str]) -> None:
@@ -65,7 +53,7 @@ def test_sigterm_finishes_the_request_in_flight_and_stops_embedded_postgres(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
+    env = clean_env()
     env.update(LOOPIN_DATA_DIR=str(data_dir), EMBEDDED_PORT=str(free_port()))
     api_port = free_port()
     log_path = tmp_path / "serve.log"

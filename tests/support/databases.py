@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -82,22 +83,27 @@ class TestServer:
     embedded: EmbeddedPostgres | None  # lets fault tests restart it
 
 
-def create_database(url: str, embedded: EmbeddedPostgres | None, name: str) -> str:
-    """A new database beside the test database, shaped like it; its URL."""
-    server = url.rsplit("/", 1)[0]
-    if embedded is not None:
-        embedded.create_database(name)
+@contextmanager
+def scratch_database(server: TestServer, prefix: str) -> Iterator[str]:
+    """A new database beside the test database, shaped like it (its URL), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    base = server.url.rsplit("/", 1)[0]
+    if server.embedded is not None:
+        server.embedded.create_database(name)
     else:
+        asyncio.run(_run_on(server.url, f'create database "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_run_on(server.url, f'drop database if exists "{name}" with (force)'))
 
-        async def create() -> None:
-            connection = await asyncpg.connect(f"{server}/postgres")
-            try:
-                await connection.execute(f'create database "{name}"')
-            finally:
-                await connection.close()
 
-        asyncio.run(create())
-    return f"{server}/{name}"
+async def _run_on(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
 
 
 class TestDriverConnection:

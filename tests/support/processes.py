@@ -1,0 +1,33 @@
+"""Running `loopin` as a separate process, as an operator does."""
+
+from __future__ import annotations
+
+import os
+
+# Settings the developer's shell may carry that would change what a `loopin` command does.
+CONFIG_VARIABLES = frozenset(
+    {
+        "DATABASE_URL",
+        "DIRECT_URL",
+        "SUPABASE_URL",
+        "SUPABASE_JWT_SECRET",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "ENVIRONMENT",
+        "LOOPIN_DATA_DIR",
+        "EMBEDDED_PORT",
+        "EMBEDDED_DB_SHAPE",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "ACCESS_LOG",
+        "METRICS_PORT",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "DATABASE_POOL_SIZE",
+    }
+)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without the shell's Loopin settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if k.upper() not in CONFIG_VARIABLES}
+    return {**env, **settings}
