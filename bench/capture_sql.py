@@ -42,7 +42,14 @@ from sqlalchemy import event
 from app.core.config import DatabaseUrl, Settings
 from app.core.sql import PooledDriverConnections
 from app.main import create_app
-from bench.cluster import bench_cluster, database_name, ids_path, jwt_secret
+from bench.cluster import (
+    JWT_ISSUER,
+    SUPABASE_URL,
+    bench_cluster,
+    database_name,
+    ids_path,
+    jwt_secret,
+)
 from bench.workload import BenchRequest, capture_requests
 
 Recipe = dict[str, Any]
@@ -93,6 +100,8 @@ async def record(
     settings = Settings(
         database_url=database_url,
         supabase_jwt_secret=jwt_secret(),
+        supabase_url=SUPABASE_URL,
+        jwt_issuer=JWT_ISSUER,
         log_level="WARNING",
         environment="production",
         _env_file=None,

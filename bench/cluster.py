@@ -40,6 +40,12 @@ def ids_path(scale: str) -> Path:
     return DATA_DIR / f"ids-{scale.upper()}.json"
 
 
+# Production requires an https project URL and an issuer (app.core.config): the bench's
+# tokens carry this issuer, and no key is ever fetched from the URL (they are HS256).
+SUPABASE_URL = "https://bench.loopin.invalid"
+JWT_ISSUER = f"{SUPABASE_URL}/auth/v1"
+
+
 def jwt_secret() -> str:
     """BENCH_JWT_SECRET, else a secret generated once into .data/ (the server gets the same)."""
     explicit = os.environ.get("BENCH_JWT_SECRET")

@@ -36,6 +36,7 @@ from app.core.config import REPO_ROOT, DatabaseUrl
 from app.core.migrations import upgrade_to_head
 from app.core.security import mint_token
 from bench.cluster import (
+    JWT_ISSUER,
     bench_cluster,
     database_name,
     ensure_database,
@@ -478,6 +479,7 @@ def write_ids(path: Path, plan: Plan, report: SeedReport, url: str, secret: str)
                 sub=login.user_id,
                 email=login.email,
                 expires_in_seconds=TOKEN_SECONDS,
+                issuer=JWT_ISSUER,
                 extra_claims={"user_metadata": {"full_name": login.email.split("@")[0]}},
             ),
             "habits": [habit(h) for h in login.habits],

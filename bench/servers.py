@@ -19,7 +19,7 @@ import psutil
 
 from app.core.config import REPO_ROOT
 from app.core.embedded_db import free_port
-from bench.cluster import DATA_DIR, jwt_secret
+from bench.cluster import DATA_DIR, JWT_ISSUER, SUPABASE_URL, jwt_secret
 
 BIN = REPO_ROOT / ".venv" / "bin"
 # Settings a developer's shell may carry that must not leak into the servers under test.
@@ -109,6 +109,8 @@ def start_loopin(database_url: str, workers: int) -> Server:
     env = _environment(
         DATABASE_URL=database_url,
         SUPABASE_JWT_SECRET=jwt_secret(),
+        SUPABASE_URL=SUPABASE_URL,
+        JWT_ISSUER=JWT_ISSUER,
         LOG_LEVEL="WARNING",
         ENVIRONMENT="production",
     )
