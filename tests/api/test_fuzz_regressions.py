@@ -27,20 +27,22 @@ async def _routine(connection: AsyncConnection, household: Household) -> tuple[u
 
 class TestRoutineHabitIdsNull:
     """`PATCH /v1/routines/{id}` with `{"habit_ids": null}` was a 500: the distinct-items
-    validator iterated the None."""
+    validator iterated the None. Under the one PATCH rule for null (a routine always has
+    items, so `null` cannot clear them) it is a 422 naming the field, and nothing changes."""
 
-    async def test_null_habit_ids_keep_the_items(
+    async def test_null_habit_ids_is_a_422_that_changes_nothing(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
         routine, habit = await _routine(connection, household)
         response = await client.patch(
             f"/v1/routines/{routine}",
-            json={"habit_ids": None, "name": "Still the same items"},
+            json={"habit_ids": None, "name": "Not renamed"},
             headers=household.teen.headers,
         )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["name"] == "Still the same items"
+        problem = assert_problem(response, 422, "validation_error")
+        assert problem["errors"][0]["loc"] == ["body", "habit_ids"]
+        body = (await client.get(f"/v1/routines/{routine}", headers=household.teen.headers)).json()
+        assert body["name"] != "Not renamed"
         assert [item["habit_id"] for item in body["current_version"]["items"]] == [habit]
 
     async def test_repeated_habit_ids_are_still_refused(

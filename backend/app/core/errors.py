@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.disconnects import means_disconnect
+from app.core.problem_codes import declare
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://loopin.app/problems/"
@@ -27,6 +28,13 @@ class ProblemError(Exception):
     status: int = 500
     code: str = "internal_error"
     title: str = "Internal server error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A new code joins the registry (and so the OpenAPI enum) by being declared here:
+        its meaning is the class's docstring, else its title."""
+        super().__init_subclass__(**kwargs)
+        meaning = (cls.__doc__ or cls.title).strip().split("\n\n")[0]
+        declare(cls.code, cls.status, meaning)
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""The OpenAPI document as a product: problem+json error bodies, bearer auth."""
+"""The OpenAPI document as a product: problem+json error bodies with the registry's codes,
+bearer auth, the answers every operation can give."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_JSON
+from app.core.problem_codes import registered
+from app.schemas.habit import BatchCheckinItem
 
 
 def _problems_as_problem_json(schema: dict[str, Any]) -> None:
@@ -44,6 +47,31 @@ def _body_problems_documented(schema: dict[str, Any]) -> None:
                 )
 
 
+def _problem_codes_enumerated(schema: dict[str, Any]) -> None:
+    """`Problem.code` as the enum of every registered code, each with its meaning, so a
+    client can switch over them exhaustively. Built from the registry, never listed here."""
+    codes = registered()
+    problem = schema["components"]["schemas"]["Problem"]
+    problem["properties"]["code"] = {
+        "type": "string",
+        "title": "Code",
+        "enum": [entry.code for entry in codes],
+        "x-enumDescriptions": {entry.code: entry.meaning for entry in codes},
+        "description": "Stable machine code; switch on it. Meanings:\n\n"
+        + "\n".join(f"- `{entry.code}` ({entry.status}): {entry.meaning}" for entry in codes),
+    }
+
+
+def _documented_only_models(schema: dict[str, Any]) -> None:
+    """Models the document names that no route validates as a whole (batch items are
+    validated one by one, `app.schemas.habit.BatchCheckinsRequest`)."""
+    components = schema["components"]["schemas"]
+    item = BatchCheckinItem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in item.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components["BatchCheckinItem"] = item
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -57,6 +85,8 @@ def install_openapi(app: FastAPI) -> None:
             )
             _problems_as_problem_json(schema)
             _body_problems_documented(schema)
+            _problem_codes_enumerated(schema)
+            _documented_only_models(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from datetime import datetime, time
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -14,9 +14,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
+    Strict,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from app.core.config import known_timezones
 from app.core.errors import Unprocessable
@@ -75,8 +79,12 @@ OptionalName = Annotated[
     StringConstraints(strip_whitespace=True, max_length=200),
     AfterValidator(_no_control_characters),
 ]
+# Numbers and booleans in request bodies are taken as JSON sends them: `"5"` is not 5 and
+# `0` is not false (a client that sends them has a bug worth hearing about).
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
 # A resource version as sent back in If-Match / `version`: a Postgres integer.
-Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 DisplayName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
@@ -90,6 +98,55 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# --- PATCH bodies: one rule for null -----------------------------------------------------------
+# A field left out is unchanged. `null` clears a clearable field (declared `X | None`) and is a
+# 422 for a field that cannot be empty (declared `NotNull[X]`): never "unchanged", so a client
+# cannot mean one thing and get the other. The schema shows it: a clearable field's type admits
+# null, a NotNull field's does not.
+T_Value = TypeVar("T_Value")
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError(
+            "null_not_allowed", "cannot be null: leave the field out to keep its value"
+        )
+    return value
+
+
+class _NullNotInSchema:
+    """Documents a NotNull field as its value type alone (no `null` branch)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        value = handler(schema)
+        branches = [b for b in value.get("anyOf", []) if b != {"type": "null"}]
+        if "anyOf" in value and len(branches) == 1:
+            rest = {k: v for k, v in value.items() if k != "anyOf"}
+            return {**branches[0], **rest}
+        return value
+
+
+NotNull = Annotated[T_Value | None, AfterValidator(_refuse_null), _NullNotInSchema()]
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)  # a left-out field is unchanged, not set to a default
+        nullable = {"type": "null"} in field.get("anyOf", [])
+        if nullable:
+            note = "`null` clears it."
+            field["description"] = f"{field.get('description', '')} {note}".strip()
+
+
+class PatchModel(RequestModel):
+    """A PATCH body: a field left out is unchanged; `null` clears a field whose type admits
+    it and is refused (422) for any other."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
+
+
 class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -99,6 +156,10 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+
+
+# Each list answers with a named subclass (`FamilyPage`), so documents and generated clients
+# get that name rather than pydantic's `Page_FamilyRead_` for `Page[FamilyRead]`.
 
 
 DEFAULT_PAGE_SIZE = 50

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
 from app.models.enums import MemberRole
-from app.schemas.common import ReadModel, RequestModel
+from app.schemas.common import Page, ReadModel, RequestModel, StrictInt
 from app.schemas.family import FamilyRead, MemberRead
 
 InvitationStatus = Literal["pending", "expired", "revoked", "used"]
@@ -34,8 +34,8 @@ class InvitationCreate(RequestModel):
     member_id: uuid.UUID | None = Field(
         default=None, description="Bind to a managed profile: accepting links the login to it."
     )
-    expires_in_hours: Annotated[int, Field(ge=1, le=720)] = 72
-    max_uses: Annotated[int, Field(ge=1, le=1000)] = 1
+    expires_in_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 72
+    max_uses: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
 
 
 class InvitationRead(ReadModel):
@@ -63,3 +63,7 @@ class InvitationAccept(RequestModel):
 class InvitationAccepted(ReadModel):
     family: FamilyRead
     membership: MemberRead
+
+
+class InvitationPage(Page[InvitationRead]):
+    """A page of invitations."""

@@ -48,8 +48,6 @@ class UserService:
     async def update(self, changes: UserUpdate) -> User:
         user = await self.provision()
         for field, value in changes.model_dump(exclude_unset=True).items():
-            if value is None and field != "full_name":
-                continue  # null means "leave as it is" for the non-nullable settings
             setattr(user, field, value)
         await self.session.flush()
         await self.session.refresh(user)

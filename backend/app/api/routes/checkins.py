@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Response, status
 from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep, SettingsDep
 from app.api.driver_route import driver_route
 from app.api.routes.habits import FromDate, ToDate
-from app.schemas.habit import CheckinRead, CheckinWrite
+from app.schemas.habit import CheckinList, CheckinRead, CheckinWrite
 from app.schemas.problem import problems
 from app.services.checkin_put import put_checkin
 from app.services.checkins import CheckinService
@@ -74,7 +74,7 @@ async def delete_checkin(
     await service.delete(habit_id, day)
 
 
-@router.get("", name="list", response_model=dict[str, list[CheckinRead]], responses=problems(404))
+@router.get("", name="list", response_model=CheckinList, responses=problems(404))
 async def list_checkins(
     habit_id: uuid.UUID,
     session: SessionDep,
