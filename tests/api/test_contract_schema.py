@@ -86,6 +86,16 @@ class TestTypedPayloads:
         value = SCHEMAS["CheckinWrite"]["properties"]["value"]
         assert {branch["type"] for branch in value["anyOf"]} == {"number", "null"}
 
+    def test_request_defaults_are_in_words_so_generated_types_keep_them_optional(self) -> None:
+        habit = SCHEMAS["HabitCreate"]
+        assert "sort_order" not in habit["required"]
+        assert "default" not in habit["properties"]["sort_order"]
+        assert "Default: `0`." in habit["properties"]["sort_order"]["description"]
+        assert (
+            "Default: `72`."
+            in SCHEMAS["InvitationCreate"]["properties"]["expires_in_hours"]["description"]
+        )
+
     def test_no_generated_generic_names(self) -> None:
         assert not [name for name in SCHEMAS if not re.fullmatch(r"[A-Za-z]+", name)]
 

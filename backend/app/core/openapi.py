@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_JSON
 from app.core.problem_codes import registered
+from app.schemas.common import RequestModel
 from app.schemas.habit import BatchCheckinItem
 
 
@@ -72,6 +73,30 @@ def _documented_only_models(schema: dict[str, Any]) -> None:
     components["BatchCheckinItem"] = item
 
 
+def _request_defaults_in_words(schema: dict[str, Any]) -> None:
+    """A request field with a default is optional to send; generators such as
+    openapi-typescript read `default` as "always present" and would make the client send it.
+    So request bodies state their defaults in words (`Default: 72.`) instead."""
+    request_models = {model.__name__ for model in _subclasses(RequestModel)}
+    for name, component in schema["components"]["schemas"].items():
+        if name not in request_models:
+            continue
+        for field in component.get("properties", {}).values():
+            if "default" not in field:
+                continue
+            default = field.pop("default")
+            if default is not None:
+                note = f"Default: `{json.dumps(default)}`."
+                field["description"] = f"{field.get('description', '')} {note}".strip()
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -87,6 +112,7 @@ def install_openapi(app: FastAPI) -> None:
             _body_problems_documented(schema)
             _problem_codes_enumerated(schema)
             _documented_only_models(schema)
+            _request_defaults_in_words(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
