@@ -70,6 +70,10 @@ $(CLIENT_STAMP): $(CLIENT)/package.json $(CLIENT)/package-lock.json
 	@touch $(CLIENT_STAMP)
 
 client: $(CLIENT_STAMP)
+	@echo "==> redocly lint (recommended rules; a warning fails too)"
+	@cd $(CLIENT) && out=$$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		npx --no-install redocly lint --config redocly.yaml ../../openapi.json --format=summary 2>&1); \
+		status=$$?; echo "$$out"; [ $$status = 0 ] && ! echo "$$out" | grep -q '^warning'
 	cd $(CLIENT) && npx --no-install openapi-typescript ../../openapi.json --output src/schema.d.ts
 	cd $(CLIENT) && npx --no-install tsc -p tsconfig.json
 	@# The flows are typed by the document alone: no any, unknown or cast in the example.

@@ -107,6 +107,8 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
                 tags=app.openapi_tags,
+                # Paths are relative to wherever the API is served; no host is assumed.
+                servers=[{"url": "/", "description": "The server this document came from"}],
             )
             _problems_as_problem_json(schema)
             _body_problems_documented(schema)
