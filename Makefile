@@ -54,8 +54,10 @@ bench: install
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(ARGS)
 
+# The document, and the error-code table of its guide (docs/API.md), from the code.
 openapi: install
 	$(BIN)/python -m app.core.openapi > openapi.json
+	$(BIN)/python -m app.core.api_guide
 
 # The mobile team's view of openapi.json (clients/typescript/, Node 18+ and npm): the
 # document linted, TypeScript types generated from it, and an example client of the app's
