@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TOOLS := .venv-tools
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck check bench doctor token openapi client client-live clean
+.PHONY: install run test lint format typecheck check bench doctor token openapi client client-live fuzz-deep clean
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ run: install
 test: install
 	LOOPIN_TEST_DB_SHAPE=supabase $(BIN)/pytest $(ARGS)
 	LOOPIN_TEST_DB_SHAPE=plain $(BIN)/pytest $(ARGS)
+
+# The Schemathesis run of `make test` (tests/test_fuzz.py) with more examples per operation,
+# negative data and every check on; a CI step of its own, after `make test`.
+FUZZ_EXAMPLES ?= 100
+fuzz-deep: install
+	LOOPIN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_fuzz.py -q -p no:randomly
 
 lint: install
 	$(BIN)/ruff check .

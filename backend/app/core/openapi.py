@@ -90,11 +90,29 @@ def _request_defaults_in_words(schema: dict[str, Any]) -> None:
                 field["description"] = f"{field.get('description', '')} {note}".strip()
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
+def _subclasses(cls: type[RequestModel]) -> list[type[RequestModel]]:
+    found: list[type[RequestModel]] = []
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _bounds_in_json_schema_words(node: object) -> None:
+    """Bounds on a number that pydantic validates through a function first (StrictInt) come
+    out under their Python names (`ge`, `le`); JSON Schema calls them minimum and maximum."""
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for python_name, json_name in _BOUNDS.items():
+                if python_name in node:
+                    node[json_name] = node.pop(python_name)
+        for value in node.values():
+            _bounds_in_json_schema_words(value)
+    elif isinstance(node, list):
+        for item in node:
+            _bounds_in_json_schema_words(item)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -115,6 +133,7 @@ def install_openapi(app: FastAPI) -> None:
             _problem_codes_enumerated(schema)
             _documented_only_models(schema)
             _request_defaults_in_words(schema)
+            _bounds_in_json_schema_words(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

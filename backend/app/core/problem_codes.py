@@ -37,6 +37,16 @@ def is_registered(code: str) -> bool:
     return code in _REGISTRY
 
 
+def status_of(code: str) -> int:
+    """The status a registered code is answered with (KeyError for an unknown code: a route
+    cannot document a code nobody declared)."""
+    return _REGISTRY[code].status
+
+
+def meaning_of(code: str) -> str:
+    return _REGISTRY[code].meaning
+
+
 # Codes answered by the framework's handlers, the database handler and middleware, and the
 # ones services pass as `code=`. Subclasses of ProblemError add theirs on definition.
 for _code, _status, _meaning in (

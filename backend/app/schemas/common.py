@@ -67,21 +67,49 @@ LocalTime = Annotated[
         }
     ),
 ]
-TimezoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_valid_timezone)]
+TimezoneName = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_valid_timezone),
+    Field(
+        description="An IANA time zone name, like `Europe/Berlin`.",
+        json_schema_extra={"pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"},
+    ),
+]
+# What the validators below accept, in the document's words: no control characters, and (for
+# a required name) something besides white space.
+_NO_CONTROL = r"^[^\u0000-\u001f\u007f]*$"
+_VISIBLE = r"^[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f][^\u0000-\u001f\u007f]*$"
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _VISIBLE}),
 ]
 # A name that may be emptied ("" clears a profile's full name).
 OptionalName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=200),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _NO_CONTROL}),
 ]
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's `integer` is a number without a fraction, so 4.0 is one; "4" and true
+    # are not (a client that sends them has a bug worth hearing about).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "must be a whole number, like 3")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_from_float", "must be a whole number, like 3")
+        return int(value)
+    return value
+
+
 # Numbers and booleans in request bodies are taken as JSON sends them: `"5"` is not 5 and
-# `0` is not false (a client that sends them has a bug worth hearing about).
-StrictInt = Annotated[int, Strict()]
+# `0` is not false.
+StrictInt = Annotated[int, BeforeValidator(_json_integer)]
 StrictBool = Annotated[bool, Strict()]
 # A resource version as sent back in If-Match / `version`: a Postgres integer.
 Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
@@ -89,6 +117,7 @@ DisplayName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _VISIBLE}),
 ]
 
 

@@ -72,7 +72,15 @@ Target = Annotated[
 # Amounts go out as JSON numbers, not the strings pydantic uses for Decimal by default.
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 # Dates a habits app can mean: nothing before 2000 or after 2100 (also keeps loops bounded).
-AppDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+# The pattern says the same in the document, where JSON Schema has no date bounds.
+AppDate = Annotated[
+    date,
+    Field(
+        ge=date(2000, 1, 1),
+        le=date(2100, 12, 31),
+        json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"},
+    ),
+]
 
 
 class DailySchedule(RequestModel):
@@ -83,7 +91,10 @@ class WeekdaysSchedule(RequestModel):
     kind: Literal["weekdays"]
     weekdays: Annotated[
         list[Annotated[StrictInt, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)
-    ] = Field(description="ISO weekdays: 1 = Monday ... 7 = Sunday.")
+    ] = Field(
+        description="ISO weekdays: 1 = Monday ... 7 = Sunday, each once.",
+        json_schema_extra={"uniqueItems": True},
+    )
 
     @model_validator(mode="after")
     def _distinct_sorted(self) -> WeekdaysSchedule:
@@ -94,6 +105,14 @@ class WeekdaysSchedule(RequestModel):
 
 
 class PerPeriodSchedule(RequestModel):
+    # A week has 7 days: said in the document too, not only by the validator below.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"period": {"const": "week"}}, "required": ["period"]},
+            "then": {"properties": {"times": {"maximum": 7}}},
+        }
+    )
+
     kind: Literal["per_period"]
     times: Annotated[StrictInt, Field(ge=1, le=31)]
     period: Literal["week", "month"]
@@ -135,9 +154,21 @@ class Measure(RequestModel):
             raise ValueError("boolean habits have no target_value or target_direction")
 
 
+# Measure.check_measure in the document's words: a numeric habit has a target; a boolean one
+# (the default) has neither target nor direction.
+MEASURE_RULE: dict[str, Any] = {
+    "if": {"properties": {"type": {"const": "numeric"}}, "required": ["type"]},
+    "then": {"properties": {"target_value": {"type": "number"}}, "required": ["target_value"]},
+    "else": {
+        "properties": {"target_value": {"type": "null"}, "target_direction": {"type": "null"}}
+    },
+}
+
+
 class HabitCreate(Measure):
     model_config = ConfigDict(
         json_schema_extra={
+            **MEASURE_RULE,
             "examples": [
                 {
                     "name": "Brush teeth",
@@ -172,7 +203,7 @@ class HabitCreate(Measure):
                     "schedule": {"kind": "per_period", "times": 2, "period": "week"},
                     "description": "Any pool, any length.",
                 },
-            ]
+            ],
         }
     )
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.problem_codes import meaning_of, status_of
+
 
 class ValidationIssue(BaseModel):
     loc: list[str | int] = Field(
@@ -80,11 +82,23 @@ def problems(
     *statuses: int,
     etag_on: Iterable[int] = (),
     ok: Mapping[int, dict[str, Any]] | None = None,
+    rules: Iterable[str] = (),
 ) -> dict[int | str, dict[str, Any]]:
     """The `responses` of a `/v1` route: 401 (token), 422 (input) and 503 (database away)
     always, plus `statuses`; `ok` adds success answers besides the route's own (a retried
-    create's 200), and `etag_on` names the success statuses that carry an `ETag`."""
-    responses = problem_responses(401, 422, 503, *statuses)
+    create's 200), and `etag_on` names the success statuses that carry an `ETag`.
+
+    `rules` are the codes of the rules that can refuse a request the schema allows (a date
+    before the habit's start, a stale version, a cursor this API did not issue): each is
+    listed on its status as `x-problem-codes`, with its meaning, so a client knows what to
+    expect and the fuzzer knows such a refusal is not a schema bug."""
+    rule_codes = list(rules)
+    rule_statuses = [status_of(code) for code in rule_codes]
+    responses = problem_responses(401, 422, 503, *statuses, *rule_statuses)
+    for code, status in zip(rule_codes, rule_statuses, strict=True):
+        entry = responses[status]
+        entry.setdefault("x-problem-codes", []).append(code)
+        entry["description"] = f"{entry['description']}; `{code}`: {meaning_of(code)}"
     for status, response in (ok or {}).items():
         responses[status] = dict(response)
     for status in etag_on:

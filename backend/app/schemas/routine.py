@@ -18,7 +18,9 @@ from app.schemas.common import (
 )
 from app.schemas.habit import AppDate, Schedule
 
-HabitIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=50)]
+HabitIds = Annotated[
+    list[uuid.UUID], Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True})
+]
 
 
 def _distinct(ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:

@@ -52,7 +52,9 @@ async def create_family(
     return _family(view, response)
 
 
-@router.get("", name="list", response_model=FamilyPage, responses=problems())
+@router.get(
+    "", name="list", response_model=FamilyPage, responses=problems(rules=("invalid_cursor",))
+)
 async def list_families(
     session: SessionDep, actor: CurrentActor, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> FamilyPage:
@@ -75,7 +77,7 @@ async def get_family(
     "/{family_id}",
     name="update",
     response_model=FamilyRead,
-    responses=problems(400, 403, 404, 412, etag_on=(200,)),
+    responses=problems(400, 403, 404, etag_on=(200,), rules=("version_mismatch",)),
 )
 async def update_family(
     family_id: uuid.UUID,
@@ -105,7 +107,9 @@ async def delete_family(family_id: uuid.UUID, session: SessionDep, actor: Curren
     await FamilyService(session, actor).delete(family_id)
 
 
-@members_router.get("", name="list", response_model=MemberPage, responses=problems(404))
+@members_router.get(
+    "", name="list", response_model=MemberPage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_members(
     family_id: uuid.UUID,
     session: SessionDep,
@@ -146,7 +150,10 @@ async def create_member(
 
 
 @members_router.patch(
-    "/{member_id}", name="update", response_model=MemberRead, responses=problems(403, 404, 409)
+    "/{member_id}",
+    name="update",
+    response_model=MemberRead,
+    responses=problems(403, 404, 409, rules=("managed_profile_role",)),
 )
 async def update_member(
     family_id: uuid.UUID,

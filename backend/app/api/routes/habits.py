@@ -64,7 +64,9 @@ async def create_habit(
     return _habit(view, response)
 
 
-@family_router.get("", name="list", response_model=HabitPage, responses=problems(404))
+@family_router.get(
+    "", name="list", response_model=HabitPage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_habits(
     family_id: uuid.UUID,
     session: SessionDep,
@@ -96,7 +98,9 @@ async def get_habit(
     "/{habit_id}",
     name="update",
     response_model=HabitRead,
-    responses=problems(400, 403, 404, 412, etag_on=(200,)),
+    responses=problems(
+        400, 403, 404, etag_on=(200,), rules=("version_mismatch", "invalid_habit_change")
+    ),
 )
 async def update_habit(
     habit_id: uuid.UUID,
@@ -154,7 +158,10 @@ async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
 
 
 @router.get(
-    "/{habit_id}/history", name="history", response_model=HabitHistory, responses=problems(404)
+    "/{habit_id}/history",
+    name="history",
+    response_model=HabitHistory,
+    responses=problems(404, rules=("invalid_range", "range_too_long")),
 )
 async def habit_history(
     habit_id: uuid.UUID,

@@ -52,7 +52,12 @@ async def create_invitation(
     return InvitationCreated(**read.model_dump(), token=token)
 
 
-@router.get("", name="list", response_model=InvitationPage, responses=problems(403, 404))
+@router.get(
+    "",
+    name="list",
+    response_model=InvitationPage,
+    responses=problems(403, 404, rules=("invalid_cursor",)),
+)
 async def list_invitations(
     family_id: uuid.UUID,
     session: SessionDep,
@@ -83,7 +88,12 @@ async def revoke_invitation(
 
 
 @accept_router.post(
-    "/accept", name="accept", response_model=InvitationAccepted, responses=problems(403, 404, 410)
+    "/accept",
+    name="accept",
+    response_model=InvitationAccepted,
+    responses=problems(
+        403, 404, rules=("invitation_expired", "invitation_revoked", "invitation_used")
+    ),
 )
 async def accept_invitation(
     data: InvitationAccept, session: SessionDep, actor: CurrentActor

@@ -39,6 +39,7 @@ def _routine(view: RoutineView, response: Response) -> RoutineRead:
         409,
         ok={200: {"description": "Retried create: the existing routine", "model": RoutineRead}},
         etag_on=(200, 201),
+        rules=("invalid_routine_items",),
     ),
 )
 async def create_routine(
@@ -55,7 +56,9 @@ async def create_routine(
     return _routine(view, response)
 
 
-@family_router.get("", name="list", response_model=RoutinePage, responses=problems(404))
+@family_router.get(
+    "", name="list", response_model=RoutinePage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_routines(
     family_id: uuid.UUID,
     session: SessionDep,
@@ -86,7 +89,13 @@ async def get_routine(
     "/{routine_id}",
     name="update",
     response_model=RoutineRead,
-    responses=problems(400, 403, 404, 412, etag_on=(200,)),
+    responses=problems(
+        400,
+        403,
+        404,
+        etag_on=(200,),
+        rules=("version_mismatch", "invalid_routine_items"),
+    ),
 )
 async def update_routine(
     routine_id: uuid.UUID,

@@ -17,7 +17,9 @@ from app.services.sync import DEFAULT_LIMIT, MAX_LIMIT, SyncService
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
 
-@router.get("", name="changes", response_model=SyncPage, responses=problems())
+@router.get(
+    "", name="changes", response_model=SyncPage, responses=problems(rules=("invalid_cursor",))
+)
 async def sync_changes(
     session: SessionDep,
     actor: CurrentActor,
