@@ -3,6 +3,8 @@
  * `node dist/live.js flows` with LOOPIN_API_URL and LOOPIN_TOKEN set; then, with the
  * server's database stopped, `node dist/live.js outage`. Driven by `run-live.sh`.
  */
+import { randomUUID } from "node:crypto";
+
 import { ApiProblem, advice, loopinClient } from "./client.js";
 import {
   checkIn,
@@ -35,13 +37,13 @@ function setting(name: string): string {
 async function flows(): Promise<void> {
   const client = loopinClient(setting("LOOPIN_API_URL"), setting("LOOPIN_TOKEN"));
 
-  const familyId = crypto.randomUUID();
+  const familyId = randomUUID();
   const family = await createFamily(client, familyId, "The TypeScripts");
   const again = await createFamily(client, familyId, "The TypeScripts");
   check(family.id === familyId && again.version === family.version, "retried create is the same family");
   check((await listFamilies(client)).some((f) => f.id === familyId), "the family is listed");
 
-  const habitId = crypto.randomUUID();
+  const habitId = randomUUID();
   const { habit, etag, created } = await createHabit(client, familyId, {
     id: habitId,
     name: "Read",
