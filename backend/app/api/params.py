@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Header, Query, Response
+from pydantic import WithJsonSchema
 
 from app.core.errors import BadRequest
 from app.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -17,6 +18,8 @@ Cursor = Annotated[
 IfMatch = Annotated[
     str | None,
     Header(description='The version you last read, as its ETag: `"3"`.', max_length=64),
+    # What parse_if_match takes, so a header the document allows is never refused.
+    WithJsonSchema({"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$'}),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.disconnects import means_disconnect
+from app.core.problem_codes import declare
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://loopin.app/problems/"
@@ -27,6 +29,13 @@ class ProblemError(Exception):
     status: int = 500
     code: str = "internal_error"
     title: str = "Internal server error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A new code joins the registry (and so the OpenAPI enum) by being declared here:
+        its meaning is the class's docstring, else its title."""
+        super().__init_subclass__(**kwargs)
+        meaning = (cls.__doc__ or cls.title).strip().split("\n\n")[0]
+        declare(cls.code, cls.status, meaning)
 
     def __init__(
         self,
@@ -171,17 +180,45 @@ async def _handle_unreadable(request: Request, exc: Exception) -> JSONResponse:
     return await _handle_problem(request, exc)
 
 
-async def _handle_http(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method the path takes, as the OpenAPI document lists them. The router's own 405
+    names only the first route that matched the path, while each method of a path is a route
+    of its own."""
+    paths: list[tuple[re.Pattern[str], str]] | None = getattr(request.app.state, "allow", None)
+    if paths is None:
+        paths = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"),
+                ", ".join(sorted(method.upper() for method in item)),
+            )
+            for path, item in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allow = paths
+    return next((allow for pattern, allow in paths if pattern.match(request.url.path)), "")
+
+
+async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _FRAMEWORK_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not allowed here; this path takes {headers['Allow']}."
+    return problem_response(exc.status_code, code, detail, headers=headers)
+
+
+def _for_people(error: Any) -> str:
+    """The validator's own words, without the library's "Value error, " prefix (pydantic
+    puts it before every message a validator raises)."""
+    message = str(error.get("msg", ""))
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 async def _handle_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        {"loc": list(err.get("loc", ())), "msg": _for_people(err), "type": err.get("type")}
         for err in exc.errors()
     ]
     return problem_response(

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from app.models.enums import HabitType, MemberRole
 from app.schemas.common import LocalTime
-from app.schemas.habit import Number
+from app.schemas.habit import Number, ScheduleKind
 
 BoardStatus = Literal["done", "partial", "skipped", "missed", "pending"]
 
@@ -19,7 +19,7 @@ class BoardHabit(BaseModel):
     member_id: uuid.UUID
     name: str
     type: HabitType
-    schedule_kind: str
+    schedule_kind: ScheduleKind
     status: BoardStatus
     value: Number | None
     target_value: Number | None

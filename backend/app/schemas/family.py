@@ -6,7 +6,17 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from app.models.enums import MemberRole
-from app.schemas.common import DisplayName, Name, ReadModel, RequestModel, TimezoneName, Version
+from app.schemas.common import (
+    DisplayName,
+    Name,
+    NotNull,
+    Page,
+    PatchModel,
+    ReadModel,
+    RequestModel,
+    TimezoneName,
+    Version,
+)
 
 
 class FamilyCreate(RequestModel):
@@ -35,10 +45,13 @@ class FamilyCreate(RequestModel):
     )
 
 
-class FamilyUpdate(RequestModel):
-    name: Name | None = None
-    timezone: TimezoneName | None = None
-    version: Version | None = Field(
+class FamilyUpdate(PatchModel):
+    """Change a family: a field left out is unchanged; no field can be cleared (`null` is
+    refused)."""
+
+    name: NotNull[Name] = None
+    timezone: NotNull[TimezoneName] = None
+    version: NotNull[Version] = Field(
         default=None, description="The version you last read; alternative to If-Match."
     )
 
@@ -70,6 +83,16 @@ class MemberCreate(RequestModel):
     display_name: DisplayName
 
 
-class MemberUpdate(RequestModel):
-    role: MemberRole | None = None
-    display_name: DisplayName | None = None
+class MemberUpdate(PatchModel):
+    """Change a member: a field left out is unchanged; no field can be cleared."""
+
+    role: NotNull[MemberRole] = None
+    display_name: NotNull[DisplayName] = None
+
+
+class FamilyPage(Page[FamilyRead]):
+    """A page of familys."""
+
+
+class MemberPage(Page[MemberRead]):
+    """A page of members."""

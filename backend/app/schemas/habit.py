@@ -1,32 +1,86 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
-from app.schemas.common import Name, ReadModel, RequestModel, Version
+from app.schemas.common import (
+    Name,
+    NotNull,
+    Page,
+    PatchModel,
+    ReadModel,
+    RequestModel,
+    StrictBool,
+    StrictInt,
+    Version,
+)
+from app.schemas.problem import Problem
 
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Icon = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("99999999999"), decimal_places=3)]
-Target = Annotated[Decimal, Field(gt=0, le=Decimal("99999999999"), decimal_places=3)]
+_THOUSANDTH = Decimal("0.001")
+_MAX_AMOUNT = Decimal("99999999999")
+
+
+def _amount_between(minimum: Decimal) -> Callable[[object], Decimal]:
+    """A JSON number (never a string or a boolean) within [minimum, 99999999999], kept to
+    three decimal places (rounded: a float's binary noise is not the user's intent)."""
+
+    def amount(value: object) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise PydanticCustomError("number_type", "must be a number, like 2.5")
+        raw = Decimal(str(value))
+        if not raw.is_finite() or not minimum <= raw <= _MAX_AMOUNT:
+            raise PydanticCustomError(
+                "number_range",
+                "must be between {minimum} and {maximum}",
+                {"minimum": str(minimum), "maximum": str(_MAX_AMOUNT)},
+            )
+        return raw.quantize(_THOUSANDTH, rounding=ROUND_HALF_UP)
+
+    return amount
+
+
+Amount = Annotated[
+    Decimal,
+    PlainValidator(_amount_between(Decimal(0))),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 99999999999}),
+]
+Target = Annotated[
+    Decimal,
+    PlainValidator(_amount_between(_THOUSANDTH)),
+    WithJsonSchema({"type": "number", "minimum": 0.001, "maximum": 99999999999}),
+]
 # Amounts go out as JSON numbers, not the strings pydantic uses for Decimal by default.
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 # Dates a habits app can mean: nothing before 2000 or after 2100 (also keeps loops bounded).
-AppDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+# The pattern says the same in the document, where JSON Schema has no date bounds.
+AppDate = Annotated[
+    date,
+    Field(
+        ge=date(2000, 1, 1),
+        le=date(2100, 12, 31),
+        json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"},
+    ),
+]
 
 
 class DailySchedule(RequestModel):
@@ -35,7 +89,12 @@ class DailySchedule(RequestModel):
 
 class WeekdaysSchedule(RequestModel):
     kind: Literal["weekdays"]
-    weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)]
+    weekdays: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)
+    ] = Field(
+        description="ISO weekdays: 1 = Monday ... 7 = Sunday, each once.",
+        json_schema_extra={"uniqueItems": True},
+    )
 
     @model_validator(mode="after")
     def _distinct_sorted(self) -> WeekdaysSchedule:
@@ -46,8 +105,16 @@ class WeekdaysSchedule(RequestModel):
 
 
 class PerPeriodSchedule(RequestModel):
+    # A week has 7 days: said in the document too, not only by the validator below.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"period": {"const": "week"}}, "required": ["period"]},
+            "then": {"properties": {"times": {"maximum": 7}}},
+        }
+    )
+
     kind: Literal["per_period"]
-    times: Annotated[int, Field(ge=1, le=31)]
+    times: Annotated[StrictInt, Field(ge=1, le=31)]
     period: Literal["week", "month"]
 
     @model_validator(mode="after")
@@ -60,6 +127,13 @@ class PerPeriodSchedule(RequestModel):
 Schedule = Annotated[
     DailySchedule | WeekdaysSchedule | PerPeriodSchedule, Field(discriminator="kind")
 ]
+# The kinds, read off the union, for where only the kind is shown (the boards).
+ScheduleKind = Literal["daily", "weekdays", "per_period"]
+assert set(get_args(ScheduleKind)) == {
+    get_args(model.model_fields["kind"].annotation)[0]
+    for model in (DailySchedule, WeekdaysSchedule, PerPeriodSchedule)
+}
+SortOrder = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
 
 
 class Measure(RequestModel):
@@ -80,9 +154,21 @@ class Measure(RequestModel):
             raise ValueError("boolean habits have no target_value or target_direction")
 
 
+# Measure.check_measure in the document's words: a numeric habit has a target; a boolean one
+# (the default) has neither target nor direction.
+MEASURE_RULE: dict[str, Any] = {
+    "if": {"properties": {"type": {"const": "numeric"}}, "required": ["type"]},
+    "then": {"properties": {"target_value": {"type": "number"}}, "required": ["target_value"]},
+    "else": {
+        "properties": {"target_value": {"type": "null"}, "target_direction": {"type": "null"}}
+    },
+}
+
+
 class HabitCreate(Measure):
     model_config = ConfigDict(
         json_schema_extra={
+            **MEASURE_RULE,
             "examples": [
                 {
                     "name": "Brush teeth",
@@ -117,7 +203,7 @@ class HabitCreate(Measure):
                     "schedule": {"kind": "per_period", "times": 2, "period": "week"},
                     "description": "Any pool, any length.",
                 },
-            ]
+            ],
         }
     )
 
@@ -131,7 +217,7 @@ class HabitCreate(Measure):
     description: Description | None = None
     color: Color | None = None
     icon: Icon | None = None
-    sort_order: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
+    sort_order: SortOrder = 0
 
     @model_validator(mode="after")
     def _measure(self) -> HabitCreate:
@@ -139,22 +225,28 @@ class HabitCreate(Measure):
         return self
 
 
-class HabitUpdate(RequestModel):
-    name: Name | None = None
+class HabitUpdate(PatchModel):
+    """Change a habit: a field left out is unchanged; `null` clears `description`, `color`,
+    `icon`, `target_value`, `unit` and `target_direction` and is refused for the others.
+    Measure and schedule changes start a new version from `effective_from`."""
+
+    name: NotNull[Name] = None
     description: Description | None = None
     color: Color | None = None
     icon: Icon | None = None
-    sort_order: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
-    archived: bool | None = None
-    type: HabitType | None = None
+    sort_order: NotNull[SortOrder] = None
+    archived: NotNull[StrictBool] = None
+    type: NotNull[HabitType] = None
     target_value: Target | None = None
     unit: Unit | None = None
     target_direction: TargetDirection | None = None
-    schedule: Schedule | None = None
-    effective_from: AppDate | None = Field(
+    schedule: NotNull[Schedule] = None
+    effective_from: NotNull[AppDate] = Field(
         default=None, description="When a target/schedule change starts (default: today)."
     )
-    version: Version | None = None
+    version: NotNull[Version] = Field(
+        default=None, description="The version you last read; alternative to If-Match."
+    )
 
     @property
     def changes_measure(self) -> bool:
@@ -171,7 +263,7 @@ class HabitVersionRead(ReadModel):
     target_value: Number | None
     unit: str | None
     target_direction: TargetDirection | None
-    schedule: dict[str, object]
+    schedule: Schedule
     created_at: datetime
 
 
@@ -191,7 +283,7 @@ class HabitRead(ReadModel):
     target_value: Number | None
     unit: str | None
     target_direction: TargetDirection | None
-    schedule: dict[str, object]
+    schedule: Schedule
     current_version: int
     created_at: datetime
     updated_at: datetime
@@ -258,14 +350,20 @@ class BatchCheckinItem(CheckinWrite):
 
 
 class BatchCheckinsRequest(RequestModel):
+    # Documented as BatchCheckinItem[], taken as objects: items are validated one by one, so
+    # a malformed item gets its own 422 result instead of failing the batch.
     items: Annotated[
         list[dict[str, Any]],
-        Field(
-            min_length=1,
-            max_length=500,
-            description="Each item: `{habit_id, date, status, value?, note?}` (see "
-            "BatchCheckinItem). Items are validated one by one, so a malformed item gets its "
-            "own 422 result instead of failing the batch.",
+        Field(min_length=1, max_length=500),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/BatchCheckinItem"},
+                "minItems": 1,
+                "maxItems": 500,
+                "description": "Up to 500 check-ins. Each item is checked on its own: one "
+                "that is malformed or refused gets its own 4xx result, the others are written.",
+            }
         ),
     ]
 
@@ -282,13 +380,19 @@ class CheckinRead(ReadModel):
     updated_at: datetime
 
 
+class CheckinList(BaseModel):
+    items: list[CheckinRead]
+
+
 class BatchCheckinResult(BaseModel):
     status: int = Field(description="201 created, 200 replaced, or the item's 4xx status.")
-    checkin: CheckinRead | None = None
-    problem: dict[str, Any] | None = Field(
-        default=None, description="The problem+json body for a failed item."
-    )
+    checkin: CheckinRead | None = Field(description="The check-in as written; null on failure.")
+    problem: Problem | None = Field(description="Why the item failed; null on success.")
 
 
 class BatchCheckinsResponse(BaseModel):
     results: list[BatchCheckinResult]
+
+
+class HabitPage(Page[HabitRead]):
+    """A page of habits."""

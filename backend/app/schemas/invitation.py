@@ -4,13 +4,37 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, EmailStr, Field, StringConstraints
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from app.models.enums import MemberRole
-from app.schemas.common import ReadModel, RequestModel
+from app.schemas.common import Page, ReadModel, RequestModel, StrictInt
 from app.schemas.family import FamilyRead, MemberRead
 
 InvitationStatus = Literal["pending", "expired", "revoked", "used"]
+
+
+def _email_address(value: str) -> str:
+    # An address as JSON Schema's `format: email` means it. Special-use domains (`.test`,
+    # `.local`, ...) are addresses too: nothing is sent to them, the invitation only names
+    # who may accept it.
+    try:
+        return validate_email(
+            value, check_deliverability=False, globally_deliverable=False, test_environment=True
+        ).normalized
+    except EmailNotValidError as error:
+        raise PydanticCustomError(
+            "value_error", "must be an email address: {why}", {"why": str(error)}
+        ) from None
+
+
+InvitationEmail = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email_address),
+    Field(json_schema_extra={"format": "email"}),
+]
 
 
 class InvitationCreate(RequestModel):
@@ -30,12 +54,12 @@ class InvitationCreate(RequestModel):
 
     id: uuid.UUID | None = None
     role: MemberRole
-    email: EmailStr | None = None
+    email: InvitationEmail | None = None
     member_id: uuid.UUID | None = Field(
         default=None, description="Bind to a managed profile: accepting links the login to it."
     )
-    expires_in_hours: Annotated[int, Field(ge=1, le=720)] = 72
-    max_uses: Annotated[int, Field(ge=1, le=1000)] = 1
+    expires_in_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 72
+    max_uses: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
 
 
 class InvitationRead(ReadModel):
@@ -63,3 +87,7 @@ class InvitationAccept(RequestModel):
 class InvitationAccepted(ReadModel):
     family: FamilyRead
     membership: MemberRead
+
+
+class InvitationPage(Page[InvitationRead]):
+    """A page of invitations."""

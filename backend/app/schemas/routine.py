@@ -6,10 +6,21 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator
 
-from app.schemas.common import LocalTime, Name, ReadModel, RequestModel, Version
+from app.schemas.common import (
+    LocalTime,
+    Name,
+    NotNull,
+    Page,
+    PatchModel,
+    ReadModel,
+    RequestModel,
+    Version,
+)
 from app.schemas.habit import AppDate, Schedule
 
-HabitIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=50)]
+HabitIds = Annotated[
+    list[uuid.UUID], Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True})
+]
 
 
 def _distinct(ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
@@ -55,15 +66,21 @@ class RoutineCreate(RequestModel):
     _distinct_items = field_validator("habit_ids")(_distinct)
 
 
-class RoutineUpdate(RequestModel):
-    name: Name | None = None
+class RoutineUpdate(PatchModel):
+    """Change a routine: a field left out is unchanged; `null` clears `time_of_day` and
+    `schedule` (due whenever an item is) and is refused for the others. New `habit_ids` or a
+    new schedule start version n+1 from `effective_from`."""
+
+    name: NotNull[Name] = None
     time_of_day: LocalTime | None = None
     schedule: Schedule | None = None
-    habit_ids: HabitIds | None = None
-    effective_from: AppDate | None = Field(
+    habit_ids: NotNull[HabitIds] = None
+    effective_from: NotNull[AppDate] = Field(
         default=None, description="When new items/schedule start (default: today)."
     )
-    version: Version | None = None
+    version: NotNull[Version] = Field(
+        default=None, description="The version you last read; alternative to If-Match."
+    )
 
     _distinct_items = field_validator("habit_ids")(_distinct)
 
@@ -80,7 +97,7 @@ class RoutineItem(ReadModel):
 class RoutineVersionRead(ReadModel):
     number: int
     effective_from: date
-    schedule: dict[str, object] | None
+    schedule: Schedule | None
     items: list[RoutineItem]
     created_at: datetime
 
@@ -95,3 +112,7 @@ class RoutineRead(ReadModel):
     current_version: RoutineVersionRead
     created_at: datetime
     updated_at: datetime
+
+
+class RoutinePage(Page[RoutineRead]):
+    """A page of routines."""

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.schemas.common import OptionalName, ReadModel, RequestModel, TimezoneName
+from app.schemas.common import (
+    NotNull,
+    OptionalName,
+    PatchModel,
+    ReadModel,
+    StrictBool,
+    StrictInt,
+    TimezoneName,
+)
 
 
 class UserRead(ReadModel):
@@ -20,8 +28,11 @@ class UserRead(ReadModel):
     updated_at: datetime
 
 
-class UserUpdate(RequestModel):
+class UserUpdate(PatchModel):
+    """Change your profile: a field left out is unchanged; `null` clears `full_name` and is
+    refused for the others."""
+
     full_name: OptionalName | None = None
-    timezone: TimezoneName | None = None
-    day_start_hour: Annotated[int, Field(ge=0, le=23)] | None = None
-    notification_enabled: bool | None = None
+    timezone: NotNull[TimezoneName] = None
+    day_start_hour: NotNull[Annotated[StrictInt, Field(ge=0, le=23)]] = None
+    notification_enabled: NotNull[StrictBool] = None

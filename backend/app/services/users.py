@@ -52,8 +52,6 @@ class UserService:
         user = await self.provision()
         old_clock = (user.timezone, user.day_start_hour)
         for field, value in changes.model_dump(exclude_unset=True).items():
-            if value is None and field != "full_name":
-                continue  # null means "leave as it is" for the non-nullable settings
             setattr(user, field, value)
         await self.session.flush()
         new_clock = (user.timezone, user.day_start_hour)

@@ -11,12 +11,15 @@ from fastapi import APIRouter, Path, Response, status
 from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep, SettingsDep
 from app.api.driver_route import driver_route
 from app.api.routes.habits import FromDate, ToDate
-from app.schemas.habit import CheckinRead, CheckinWrite
+from app.schemas.habit import CheckinList, CheckinRead, CheckinWrite
 from app.schemas.problem import problems
 from app.services.checkin_put import put_checkin
 from app.services.checkins import CheckinService
 
 router = APIRouter(prefix="/v1/habits/{habit_id}/checkins", tags=["checkins"])
+
+# A date the schema allows can still be outside what the habit accepts today.
+CHECKIN_DATE_RULES = ("date_in_future", "before_start", "outside_backfill_window")
 
 CheckinDate = Annotated[
     date, Path(alias="date", description="The local date the check-in counts for.")
@@ -30,7 +33,13 @@ CheckinDate = Annotated[
     name="put",
     response_model=CheckinRead,
     status_code=status.HTTP_200_OK,
-    responses={201: {"description": "Created", "model": CheckinRead}, **problems(403, 404, 409)},
+    responses=problems(
+        403,
+        404,
+        409,
+        ok={201: {"description": "Created", "model": CheckinRead}},
+        rules=(*CHECKIN_DATE_RULES, "value_not_allowed", "value_required"),
+    ),
 )
 async def put(
     habit_id: uuid.UUID,
@@ -60,7 +69,7 @@ async def put(
     name="delete",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(403, 404, 409),
+    responses=problems(403, 404, 409, rules=CHECKIN_DATE_RULES),
 )
 async def delete_checkin(
     habit_id: uuid.UUID,
@@ -74,7 +83,12 @@ async def delete_checkin(
     await service.delete(habit_id, day)
 
 
-@router.get("", name="list", response_model=dict[str, list[CheckinRead]], responses=problems(404))
+@router.get(
+    "",
+    name="list",
+    response_model=CheckinList,
+    responses=problems(404, rules=("invalid_range", "range_too_long")),
+)
 async def list_checkins(
     habit_id: uuid.UUID,
     session: SessionDep,

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import CurrentActor, QuotasDep, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
-from app.schemas.common import Page
 from app.schemas.family import (
     FamilyCreate,
+    FamilyPage,
     FamilyRead,
     FamilyUpdate,
     MemberCreate,
+    MemberPage,
     MemberRead,
     MemberUpdate,
 )
@@ -35,10 +36,11 @@ def _family(view: FamilyView, response: Response) -> FamilyRead:
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=FamilyRead,
-    responses={
-        200: {"description": "Retried create: the existing family", "model": FamilyRead},
-        **problems(409),
-    },
+    responses=problems(
+        409,
+        ok={200: {"description": "Retried create: the existing family", "model": FamilyRead}},
+        etag_on=(200, 201),
+    ),
 )
 async def create_family(
     data: FamilyCreate,
@@ -55,17 +57,21 @@ async def create_family(
     return _family(view, response)
 
 
-@router.get("", name="list", response_model=Page[FamilyRead], responses=problems())
+@router.get(
+    "", name="list", response_model=FamilyPage, responses=problems(rules=("invalid_cursor",))
+)
 async def list_families(
     session: SessionDep, actor: CurrentActor, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
-) -> Page[FamilyRead]:
+) -> FamilyPage:
     """The families you belong to, with your role and member id in each."""
     views, next_cursor = await FamilyService(session, actor).list(cursor=cursor, limit=limit)
     items = [FamilyRead.model_validate(view.as_dict()) for view in views]
-    return Page[FamilyRead](items=items, next_cursor=next_cursor)
+    return FamilyPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{family_id}", name="get", response_model=FamilyRead, responses=problems(404))
+@router.get(
+    "/{family_id}", name="get", response_model=FamilyRead, responses=problems(404, etag_on=(200,))
+)
 async def get_family(
     family_id: uuid.UUID, response: Response, session: SessionDep, actor: CurrentActor
 ) -> FamilyRead:
@@ -76,7 +82,7 @@ async def get_family(
     "/{family_id}",
     name="update",
     response_model=FamilyRead,
-    responses=problems(400, 403, 404, 412),
+    responses=problems(400, 403, 404, etag_on=(200,), rules=("version_mismatch",)),
 )
 async def update_family(
     family_id: uuid.UUID,
@@ -106,18 +112,20 @@ async def delete_family(family_id: uuid.UUID, session: SessionDep, actor: Curren
     await FamilyService(session, actor).delete(family_id)
 
 
-@members_router.get("", name="list", response_model=Page[MemberRead], responses=problems(404))
+@members_router.get(
+    "", name="list", response_model=MemberPage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_members(
     family_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentActor,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[MemberRead]:
+) -> MemberPage:
     members, next_cursor = await MemberService(session, actor).list(
         family_id, cursor=cursor, limit=limit
     )
-    return Page[MemberRead](
+    return MemberPage(
         items=[MemberRead.model_validate(member) for member in members], next_cursor=next_cursor
     )
 
@@ -151,7 +159,10 @@ async def create_member(
 
 
 @members_router.patch(
-    "/{member_id}", name="update", response_model=MemberRead, responses=problems(403, 404, 409)
+    "/{member_id}",
+    name="update",
+    response_model=MemberRead,
+    responses=problems(403, 404, 409, rules=("managed_profile_role",)),
 )
 async def update_member(
     family_id: uuid.UUID,

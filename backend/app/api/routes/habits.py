@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Response, status
 from app.api.deps import ActingConnectionDep, CurrentActor, QuotasDep, SessionDep
 from app.api.driver_route import driver_route
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
-from app.schemas.common import Page
 from app.schemas.habit import (
     AppDate,
     HabitCreate,
     HabitHistory,
+    HabitPage,
     HabitRead,
     HabitStats,
     HabitUpdate,
@@ -42,10 +42,13 @@ def _habit(view: HabitView, response: Response) -> HabitRead:
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=HabitRead,
-    responses={
-        200: {"description": "Retried create: the existing habit", "model": HabitRead},
-        **problems(403, 404, 409),
-    },
+    responses=problems(
+        403,
+        404,
+        409,
+        ok={200: {"description": "Retried create: the existing habit", "model": HabitRead}},
+        etag_on=(200, 201),
+    ),
 )
 async def create_habit(
     family_id: uuid.UUID,
@@ -64,7 +67,9 @@ async def create_habit(
     return _habit(view, response)
 
 
-@family_router.get("", name="list", response_model=Page[HabitRead], responses=problems(404))
+@family_router.get(
+    "", name="list", response_model=HabitPage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_habits(
     family_id: uuid.UUID,
     session: SessionDep,
@@ -73,17 +78,19 @@ async def list_habits(
     archived: bool | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[HabitRead]:
+) -> HabitPage:
     views, next_cursor = await HabitService(session, actor).list_in_family(
         family_id, assignee_id=assignee_id, archived=archived, cursor=cursor, limit=limit
     )
-    return Page[HabitRead](
+    return HabitPage(
         items=[HabitRead.model_validate(view.as_dict()) for view in views],
         next_cursor=next_cursor,
     )
 
 
-@router.get("/{habit_id}", name="get", response_model=HabitRead, responses=problems(404))
+@router.get(
+    "/{habit_id}", name="get", response_model=HabitRead, responses=problems(404, etag_on=(200,))
+)
 async def get_habit(
     habit_id: uuid.UUID, response: Response, session: SessionDep, actor: CurrentActor
 ) -> HabitRead:
@@ -94,7 +101,9 @@ async def get_habit(
     "/{habit_id}",
     name="update",
     response_model=HabitRead,
-    responses=problems(400, 403, 404, 409, 412),
+    responses=problems(
+        400, 403, 404, 409, etag_on=(200,), rules=("version_mismatch", "invalid_habit_change")
+    ),
 )
 async def update_habit(
     habit_id: uuid.UUID,
@@ -163,7 +172,10 @@ async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
 
 
 @router.get(
-    "/{habit_id}/history", name="history", response_model=HabitHistory, responses=problems(404)
+    "/{habit_id}/history",
+    name="history",
+    response_model=HabitHistory,
+    responses=problems(404, rules=("invalid_range", "range_too_long")),
 )
 async def habit_history(
     habit_id: uuid.UUID,

@@ -26,10 +26,13 @@ LOOP_IMPORT_PATH_SUFFIX = "/imports/loop"
     name="import_loop",
     status_code=status.HTTP_201_CREATED,
     response_model=LoopImportResult,
-    responses={
-        200: {"description": "This file was imported before: nothing created"},
-        **problems(403, 404),
-    },
+    responses=problems(
+        403,
+        404,
+        413,
+        ok={200: {"description": "This file was imported before: nothing created"}},
+        rules=("not_a_loop_backup",),
+    ),
 )
 async def import_loop_backup(
     family_id: uuid.UUID,

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import CurrentActor, QuotasDep, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, Limit
-from app.schemas.common import Page
 from app.schemas.family import FamilyRead, MemberRead
 from app.schemas.invitation import (
     InvitationAccept,
     InvitationAccepted,
     InvitationCreate,
     InvitationCreated,
+    InvitationPage,
     InvitationRead,
 )
 from app.schemas.problem import problems
@@ -57,19 +57,24 @@ async def create_invitation(
     return InvitationCreated(**read.model_dump(), token=token)
 
 
-@router.get("", name="list", response_model=Page[InvitationRead], responses=problems(403, 404))
+@router.get(
+    "",
+    name="list",
+    response_model=InvitationPage,
+    responses=problems(403, 404, rules=("invalid_cursor",)),
+)
 async def list_invitations(
     family_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentActor,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[InvitationRead]:
+) -> InvitationPage:
     """Pending invitations (admins); tokens are never shown again."""
     invitations, next_cursor = await InvitationService(session, actor).list_pending(
         family_id, cursor=cursor, limit=limit
     )
-    return Page[InvitationRead](
+    return InvitationPage(
         items=[InvitationRead.model_validate(i) for i in invitations], next_cursor=next_cursor
     )
 
@@ -91,7 +96,9 @@ async def revoke_invitation(
     "/accept",
     name="accept",
     response_model=InvitationAccepted,
-    responses=problems(403, 404, 409, 410),
+    responses=problems(
+        403, 404, 409, rules=("invitation_expired", "invitation_revoked", "invitation_used")
+    ),
 )
 async def accept_invitation(
     data: InvitationAccept, session: SessionDep, actor: CurrentActor, quotas: QuotasDep

@@ -9,9 +9,14 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.api.deps import CurrentActor, SessionDep
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
-from app.schemas.common import Page
 from app.schemas.problem import problems
-from app.schemas.routine import RoutineCreate, RoutineRead, RoutineUpdate, RoutineVersionRead
+from app.schemas.routine import (
+    RoutineCreate,
+    RoutinePage,
+    RoutineRead,
+    RoutineUpdate,
+    RoutineVersionRead,
+)
 from app.services.routines import RoutineService, RoutineView, version_dict
 
 family_router = APIRouter(prefix="/v1/families/{family_id}/routines", tags=["routines"])
@@ -28,10 +33,14 @@ def _routine(view: RoutineView, response: Response) -> RoutineRead:
     name="create",
     status_code=status.HTTP_201_CREATED,
     response_model=RoutineRead,
-    responses={
-        200: {"description": "Retried create: the existing routine", "model": RoutineRead},
-        **problems(403, 404, 409),
-    },
+    responses=problems(
+        403,
+        404,
+        409,
+        ok={200: {"description": "Retried create: the existing routine", "model": RoutineRead}},
+        etag_on=(200, 201),
+        rules=("invalid_routine_items",),
+    ),
 )
 async def create_routine(
     family_id: uuid.UUID,
@@ -47,24 +56,28 @@ async def create_routine(
     return _routine(view, response)
 
 
-@family_router.get("", name="list", response_model=Page[RoutineRead], responses=problems(404))
+@family_router.get(
+    "", name="list", response_model=RoutinePage, responses=problems(404, rules=("invalid_cursor",))
+)
 async def list_routines(
     family_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentActor,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> Page[RoutineRead]:
+) -> RoutinePage:
     views, next_cursor = await RoutineService(session, actor).list_in_family(
         family_id, cursor=cursor, limit=limit
     )
-    return Page[RoutineRead](
+    return RoutinePage(
         items=[RoutineRead.model_validate(view.as_dict()) for view in views],
         next_cursor=next_cursor,
     )
 
 
-@router.get("/{routine_id}", name="get", response_model=RoutineRead, responses=problems(404))
+@router.get(
+    "/{routine_id}", name="get", response_model=RoutineRead, responses=problems(404, etag_on=(200,))
+)
 async def get_routine(
     routine_id: uuid.UUID, response: Response, session: SessionDep, actor: CurrentActor
 ) -> RoutineRead:
@@ -76,7 +89,13 @@ async def get_routine(
     "/{routine_id}",
     name="update",
     response_model=RoutineRead,
-    responses=problems(400, 403, 404, 412),
+    responses=problems(
+        400,
+        403,
+        404,
+        etag_on=(200,),
+        rules=("version_mismatch", "invalid_routine_items"),
+    ),
 )
 async def update_routine(
     routine_id: uuid.UUID,

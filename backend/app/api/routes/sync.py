@@ -10,7 +10,7 @@ from app.api.deps import CurrentActor, RateLimitsDep, SessionDep, SettingsDep
 from app.core.errors import problem_of
 from app.core.metrics import SYNC_BATCH_ITEMS, SYNC_PAGE_CHANGES
 from app.schemas.habit import BatchCheckinsRequest, BatchCheckinsResponse, CheckinRead
-from app.schemas.problem import Problem, problems, rate_limited
+from app.schemas.problem import problems, rate_limited
 from app.schemas.sync import SyncPage
 from app.services.checkins import CheckinService
 from app.services.sync import DEFAULT_LIMIT, MAX_LIMIT, SyncService
@@ -22,19 +22,7 @@ router = APIRouter(prefix="/v1/sync", tags=["sync"])
     "",
     name="changes",
     response_model=SyncPage,
-    responses={
-        **problems(),
-        410: {
-            "model": Problem,
-            "description": (
-                "`resync_required`: the cursor is older than the change log's retention"
-                " horizon (`SYNC_RETENTION_DAYS`), so changes it has not seen may have been"
-                " compacted away. Drop the local copy and sync again without a cursor."
-            ),
-            "content": {"application/problem+json": {}},
-        },
-        **rate_limited(),
-    },
+    responses={**problems(rules=("invalid_cursor", "resync_required")), **rate_limited()},
 )
 async def sync_changes(
     session: SessionDep,
