@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.problem_codes import is_registered
 from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import create_person
 from tests.support.habits import Household
@@ -51,6 +52,8 @@ def assert_quota(response: httpx.Response, code: str) -> None:
     body = response.json()
     assert body["code"] == code
     assert body["limit"] == LIMIT
+    # A client switches over the documented enum: the code must be in it.
+    assert is_registered(code)
 
 
 async def _count(connection: AsyncConnection, sql: str, **params: Any) -> int:

@@ -18,11 +18,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict
+from app.core.problem_codes import declare
 from app.models import FamilyMember, Habit, Invitation
 
 
 class QuotaReached(Conflict):
     title = "Quota reached"
+
+
+# The codes, declared where they are raised (the registry feeds `Problem.code`'s enum).
+FAMILY_QUOTA = declare(
+    "family_quota_reached", 409, "You belong to as many families as a login may (`limit`)."
+)
+HABIT_QUOTA = declare(
+    "habit_quota_reached", 409, "The family has as many habits as it may (`limit`)."
+)
+MANAGED_PROFILE_QUOTA = declare(
+    "managed_profile_quota_reached",
+    409,
+    "The family has as many managed profiles as it may (`limit`).",
+)
+INVITATION_QUOTA = declare(
+    "invitation_quota_reached",
+    409,
+    "The family has as many pending invitations as it may (`limit`); revoke one first.",
+)
+HABIT_VERSION_QUOTA = declare(
+    "habit_version_quota_reached", 409, "The habit has as many versions as it may (`limit`)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +70,18 @@ class Quotas:
         """Before the login creates or joins a family."""
         await _serialise(session, "families", user_id)
         count = await _count(session, FamilyMember.user_id == user_id)
-        _check(count, self.families_per_user, "family_quota_reached", "families per login")
+        _check(count, self.families_per_user, FAMILY_QUOTA, "families per login")
 
     async def ensure_families_within(self, session: AsyncSession, user_id: uuid.UUID) -> None:
         """After the login joined a family (the join is rolled back when it went over)."""
         await _serialise(session, "families", user_id)
         count = await _count(session, FamilyMember.user_id == user_id)
-        _check(count - 1, self.families_per_user, "family_quota_reached", "families per login")
+        _check(count - 1, self.families_per_user, FAMILY_QUOTA, "families per login")
 
     async def ensure_another_habit(self, session: AsyncSession, family_id: uuid.UUID) -> None:
         await _serialise(session, "habits", family_id)
         count = await _count(session, Habit.family_id == family_id, Habit.deleted_at.is_(None))
-        _check(count, self.habits_per_family, "habit_quota_reached", "habits per family")
+        _check(count, self.habits_per_family, HABIT_QUOTA, "habits per family")
 
     async def ensure_another_managed_profile(
         self, session: AsyncSession, family_id: uuid.UUID
@@ -70,7 +93,7 @@ class Quotas:
         _check(
             count,
             self.managed_profiles_per_family,
-            "managed_profile_quota_reached",
+            MANAGED_PROFILE_QUOTA,
             "managed profiles per family",
         )
 
@@ -86,14 +109,12 @@ class Quotas:
         _check(
             count,
             self.pending_invitations_per_family,
-            "invitation_quota_reached",
+            INVITATION_QUOTA,
             "pending invitations per family (revoke some)",
         )
 
     def ensure_another_version(self, versions: int) -> None:
-        _check(
-            versions, self.versions_per_habit, "habit_version_quota_reached", "versions per habit"
-        )
+        _check(versions, self.versions_per_habit, HABIT_VERSION_QUOTA, "versions per habit")
 
 
 async def _serialise(session: AsyncSession, quota: str, owner: uuid.UUID) -> None:
