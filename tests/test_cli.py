@@ -20,7 +20,8 @@ import pytest
 from app.core.embedded_db import EmbeddedPostgres, free_port
 from app.core.security import TokenClaims, TokenVerifier
 from app.seed import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
-from tests.support.processes import clean_env
+from tests.support.databases import fetch
+from tests.support.processes import clean_env, loopin
 
 
 def run_loopin(
@@ -160,30 +161,6 @@ PRODUCTION = {
     "JWT_ISSUER": "https://abcd.supabase.co/auth/v1",
     "ENVIRONMENT": "Production",
 }
-
-
-def loopin(
-    *args: str, env: dict[str, str], timeout: float = 90
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def fetch(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(database_url)
-        try:
-            return list(await connection.fetch(sql, *args))
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
 
 
 def verify(token: str, secret: str, issuer: str | None = None) -> TokenClaims:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import fetch
 from tests.support.loop_backups import loop_backup
-from tests.test_cli import CLI_SECRET, clean_env, fetch, loopin
+from tests.support.processes import clean_env, loopin
+from tests.test_cli import CLI_SECRET
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 

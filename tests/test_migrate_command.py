@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -21,14 +20,12 @@ from app.core.migrations import (
     head_revision,
     pending_revisions,
 )
-from tests.support.databases import TestServer, scratch_database
-
-_CONFIG_VARIABLES = {"DATABASE_URL", "DIRECT_URL", "ENVIRONMENT", "MIGRATION_LOCK_TIMEOUT_MS"}
+from tests.support.databases import TestServer, fetch, scratch_database
+from tests.support.processes import clean_env, loopin
 
 
 def env_for(direct_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.upper() not in _CONFIG_VARIABLES}
-    return {**env, "DIRECT_URL": direct_url, **extra}
+    return clean_env(DIRECT_URL=direct_url, **extra)
 
 
 def start_migrate(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -39,17 +36,6 @@ def start_migrate(env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(url)
-        try:
-            return list(await connection.fetch(sql, *args))
-        finally:
-            await connection.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture
@@ -107,22 +93,8 @@ def test_two_replicas_started_together_apply_each_migration_once(fresh_database:
 
 
 def test_at_head_says_so_and_changes_nothing(fresh_database: str) -> None:
-    first = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=env_for(fresh_database),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    again = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=env_for(fresh_database),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    first = loopin("migrate", env=env_for(fresh_database), timeout=120)
+    again = loopin("migrate", env=env_for(fresh_database), timeout=120)
 
     assert first.returncode == 0, first.stderr
     assert again.returncode == 0, again.stderr
@@ -164,13 +136,10 @@ def test_ddl_behind_live_traffic_gives_up_after_the_lock_timeout(fresh_database:
 def test_doctor_lists_pending_migrations(fresh_database: str) -> None:
     command.upgrade(alembic_config(DatabaseUrl(fresh_database)), "0002")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "doctor"],
+    result = loopin(
+        "doctor",
         env=env_for(fresh_database, DATABASE_URL=fresh_database, SUPABASE_JWT_SECRET="x" * 40),
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
 
     assert result.returncode == 1
@@ -190,14 +159,7 @@ def test_doctor_lists_pending_migrations(fresh_database: str) -> None:
     ],
 )
 def test_refuses_a_transaction_mode_pooler(url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        env=env_for(url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = loopin("migrate", env=env_for(url), timeout=60)
 
     assert result.returncode == 1
     assert "looks like a transaction-mode pooler" in result.stderr

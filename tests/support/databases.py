@@ -98,6 +98,19 @@ def scratch_database(server: TestServer, prefix: str) -> Iterator[str]:
         asyncio.run(_run_on(server.url, f'drop database if exists "{name}" with (force)'))
 
 
+def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of one statement, on a connection of its own (outside any test transaction)."""
+
+    async def run() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(url)
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
 async def _run_on(url: str, sql: str) -> None:
     connection = await asyncpg.connect(url)
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 # Settings the developer's shell may carry that would change what a `loopin` command does.
 CONFIG_VARIABLES = frozenset(
@@ -23,6 +25,7 @@ CONFIG_VARIABLES = frozenset(
         "METRICS_PORT",
         "PROMETHEUS_MULTIPROC_DIR",
         "DATABASE_POOL_SIZE",
+        "MIGRATION_LOCK_TIMEOUT_MS",
     }
 )
 
@@ -31,3 +34,17 @@ def clean_env(**settings: str) -> dict[str, str]:
     """This process's environment without the shell's Loopin settings, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if k.upper() not in CONFIG_VARIABLES}
     return {**env, **settings}
+
+
+def loopin(
+    *args: str, env: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """`loopin ARGS` with exactly this environment, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
