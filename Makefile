@@ -62,8 +62,8 @@ bench: install
 
 # The document, and the error-code table of its guide (docs/API.md), from the code.
 openapi: install
-	$(BIN)/python -m app.core.openapi > openapi.json
-	$(BIN)/python -m app.core.api_guide
+	$(BIN)/python -m app.api.openapi_export > openapi.json
+	$(BIN)/python -m app.api.api_guide
 
 # The mobile team's view of openapi.json (clients/typescript/, Node 18+ and npm): the
 # document linted, TypeScript types generated from it, and an example client of the app's

@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import event
 
 from app.core.config import DatabaseUrl, Settings
-from app.core.sql import PooledDriverConnections
+from app.db.sql import PooledDriverConnections
 from app.main import create_app
 from bench.cluster import (
     JWT_ISSUER,
@@ -114,7 +114,7 @@ async def record(
         engine = database.engine.sync_engine
 
         def on_driver_statement(query: Any) -> None:
-            # The hot paths' statements (app.core.sql), BEGIN and COMMIT included.
+            # The hot paths' statements (app.db.sql), BEGIN and COMMIT included.
             sql = query.query.strip().rstrip(";").strip()
             if sql.upper() in ("BEGIN", "COMMIT"):
                 sql = sql.upper()

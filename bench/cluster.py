@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from app.core.config import DatabaseUrl
-from app.core.embedded_db import EmbeddedPostgres
+from app.db.embedded_db import EmbeddedPostgres
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"

@@ -33,8 +33,8 @@ from typing import Any
 import asyncpg
 
 from app.core.config import REPO_ROOT, DatabaseUrl
-from app.core.migrations import upgrade_to_head
 from app.core.security import mint_token
+from app.db.migrations import upgrade_to_head
 from bench.cluster import (
     JWT_ISSUER,
     bench_cluster,

@@ -18,7 +18,7 @@ import httpx
 import psutil
 
 from app.core.config import REPO_ROOT
-from app.core.embedded_db import free_port
+from app.db.embedded_db import free_port
 from bench.cluster import DATA_DIR, JWT_ISSUER, SUPABASE_URL, jwt_secret
 
 BIN = REPO_ROOT / ".venv" / "bin"

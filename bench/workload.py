@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.services.clock import local_today
+from app.domain.clock import local_today
 
 ENDPOINTS = ("today", "checkin", "board", "stats")
 MIX = {"today": 60, "checkin": 25, "board": 10, "stats": 5}  # percent; wrk/workload.lua too

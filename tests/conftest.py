@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.config import DatabaseUrl, Settings
-from app.core.database import Database
-from app.core.migrations import upgrade_to_head
+from app.db.database import Database
+from app.db.migrations import upgrade_to_head
 from app.main import create_app
 from tests.support.builders import TEST_JWT_SECRET
 from tests.support.databases import TestDriverConnection, TestServer, test_server_url

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from app.core.api_guide import GUIDE, codes_table, with_fresh_codes
+from app.api.api_guide import GUIDE, codes_table, with_fresh_codes
 from app.core.problem_codes import registered
 
 ROOT = Path(__file__).resolve().parents[1]

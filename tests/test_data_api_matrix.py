@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.core.roles import DATA_API_ROLES, REQUEST_ROLE
+from app.db.roles import DATA_API_ROLES, REQUEST_ROLE
 from tests.support.builders import Person
 from tests.support.family_roles import (
     FAMILY_A_SUBJECTS,

@@ -2,7 +2,7 @@
 
 A dedicated Postgres (never the session's shared one) is crashed or restarted, and in the
 PgBouncer lane the pooler too, in the middle of a stream of concurrent check-in writes: every
-other one a PUT (a hot path, on the driver: `app.core.sql`), the rest one-item batches
+other one a PUT (a hot path, on the driver: `app.db.sql`), the rest one-item batches
 through `POST /v1/sync/checkins` (the ORM session), so both ways to the database go through
 the fault. Every write is a distinct (habit, date) with its own value, so afterwards each
 answer can be held against the database:
@@ -34,10 +34,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.core import deadlines
 from app.core.config import DatabaseUrl
-from app.core.embedded_db import EmbeddedPostgres
-from app.core.migrations import upgrade_to_head
+from app.db import deadlines
+from app.db.embedded_db import EmbeddedPostgres
+from app.db.migrations import upgrade_to_head
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.builders import Person, create_family, create_person

@@ -57,8 +57,8 @@ from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.api.openapi_export import openapi_document
 from app.core.config import Settings
-from app.core.openapi import openapi_document
 from app.main import create_app
 from tests.support.builders import Person, create_person
 from tests.support.habits import last_weekday, local_today

@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 
 from app.core.config import DatabaseUrl
-from app.core.migrations import (
+from app.db.migrations import (
     MIGRATION_LOCK_KEY,
     alembic_config,
     head_revision,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from app.core.openapi import openapi_document, render
+from app.api.openapi_export import openapi_document, render
 from app.schemas.family import FamilyCreate
 from app.schemas.habit import CheckinWrite, HabitCreate
 from app.schemas.invitation import InvitationCreate

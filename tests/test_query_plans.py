@@ -50,7 +50,7 @@ class Capture:
             self.statements.append(Captured(statement, parameters))
 
     def record_driver(self, query: Any) -> None:
-        """A statement the hot paths ran on asyncpg directly (`app.core.sql`)."""
+        """A statement the hot paths ran on asyncpg directly (`app.db.sql`)."""
         if self.recording:
             self.statements.append(Captured(query.query, tuple(query.args)))
 

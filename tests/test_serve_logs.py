@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from app.core.embedded_db import free_port
+from app.db.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
 from tests.support.processes import clean_env
 

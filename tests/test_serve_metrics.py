@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.embedded_db import free_port
+from app.db.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
 from tests.support.processes import clean_env
 

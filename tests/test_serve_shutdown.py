@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from app.core.embedded_db import EmbeddedPostgres, free_port
+from app.db.embedded_db import EmbeddedPostgres, free_port
 from tests.support.processes import clean_env
 
 

@@ -29,16 +29,7 @@ from app.core.config import (
     SettingsError,
     load_settings,
 )
-from app.core.database import Database, configure_transaction
-from app.core.diagnostics import describe_connection_error
-from app.core.embedded_db import (
-    EmbeddedPostgres,
-    EmbeddedPostgresMissing,
-    embedded_from_env,
-    require_embedded_postgres,
-)
 from app.core.errors import ProblemError
-from app.core.exposure import data_api_exposure, request_role_usable
 from app.core.local_auth import (
     ensure_local_secret,
     hs256_secret,
@@ -51,15 +42,24 @@ from app.core.metrics_server import (
     multiprocess_directory,
     start_metrics_endpoint,
 )
-from app.core.migrations import (
+from app.core.security import mint_token
+from app.core.tracing import tracing_configured
+from app.db.database import Database, configure_transaction
+from app.db.diagnostics import describe_connection_error
+from app.db.embedded_db import (
+    EmbeddedPostgres,
+    EmbeddedPostgresMissing,
+    embedded_from_env,
+    require_embedded_postgres,
+)
+from app.db.exposure import data_api_exposure, request_role_usable
+from app.db.migrations import (
     current_revision,
     migrate_under_lock,
     pending_revisions,
     upgrade_to_head,
 )
-from app.core.roles import REQUEST_ROLE
-from app.core.security import mint_token
-from app.core.tracing import tracing_configured
+from app.db.roles import REQUEST_ROLE
 from app.demo_habits import seed_demo
 from app.seed import (
     DEMO_FAMILY_NAME,

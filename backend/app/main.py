@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.limits import BodySizeLimit
+from app.api.openapi import install_openapi
 from app.api.routes import (
     boards,
     checkins,
@@ -25,18 +27,16 @@ from app.api.routes import (
     sync,
 )
 from app.core.config import Settings, SettingsError, load_settings
-from app.core.database import Database
-from app.core.diagnostics import describe_connection_error
 from app.core.errors import install_error_handlers
-from app.core.limits import BodySizeLimit
 from app.core.logging import configure_logging
 from app.core.metrics import sample_pool_forever
 from app.core.metrics_server import forget_this_worker
 from app.core.observation import RequestObservation
-from app.core.openapi import install_openapi
 from app.core.request_context import UserPseudonyms
 from app.core.security import TokenVerifier
 from app.core.tracing import exporting_provider, install_tracing, tracing_configured
+from app.db.database import Database
+from app.db.diagnostics import describe_connection_error
 from app.services.quotas import Quotas
 from app.services.rate_limits import RateLimits
 

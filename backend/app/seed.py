@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.supabase_shape import EMULATION_MARKER
+from app.db.supabase_shape import EMULATION_MARKER
 from app.models import Family, FamilyMember, User, auth_users
 from app.models.enums import MemberRole
 

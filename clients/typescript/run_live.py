@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from app.core.config import Settings
-from app.core.embedded_db import embedded_from_env, free_port
+from app.db.embedded_db import embedded_from_env, free_port
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.sql import PooledDriverConnections
+from app.db.sql import PooledDriverConnections
 from app.models.enums import MemberRole
 from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import add_member, create_family, create_person

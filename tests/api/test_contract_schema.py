@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.openapi import openapi_document
+from app.api.openapi_export import openapi_document
 from app.core.problem_codes import is_registered, registered
 from app.services.sync import TYPE_ORDER
 from tests.support.habits import (

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import column, select, text
 
 from app.api.deps import SessionDep
-from app.core.disconnects import means_disconnect
+from app.db.disconnects import means_disconnect
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.roles import REQUEST_ROLE
+from app.db.roles import REQUEST_ROLE
 from tests.support.habits import build_household, create_habit, days_ago
 from tests.support.tenancy import assert_problem, scalar
 

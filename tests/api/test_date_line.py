@@ -1,5 +1,5 @@
 """A trip east across the date line skips a local date; it must not break a daily streak.
-The rule is `app.services.date_line`: a timezone change whose UTC offset grows by more than
+The rule is `app.domain.date_line`: a timezone change whose UTC offset grows by more than
 12 hours marks the dates jumped over as skipped for the person's day-based habits."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.services.date_line import jumped_dates
+from app.domain.date_line import jumped_dates
 from tests.support.habits import (
     Household,
     create_checkin,

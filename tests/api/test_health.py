@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.core.embedded_db import free_port
+from app.db.embedded_db import free_port
 from app.main import create_app
 from tests.conftest import make_settings
 

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.roles import REQUEST_ROLE
+from app.db.roles import REQUEST_ROLE
 from tests.support.family_roles import Subject, TwoFamilies
 from tests.support.habits import create_habit, local_today
 

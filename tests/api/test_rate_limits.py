@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.roles import REQUEST_ROLE
+from app.db.roles import REQUEST_ROLE
 from app.services.sync import Cursor
 from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import create_person

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import PoolMode
-from app.core.database import Database, configure_transaction
-from app.core.roles import REQUEST_ROLE
+from app.db.database import Database, configure_transaction
+from app.db.roles import REQUEST_ROLE
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.builders import create_family, create_person

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.deps import SessionDep
 from app.core.config import Settings
-from app.core.database import Database
 from app.core.metrics import sample_pool
+from app.db.database import Database
 from app.main import create_app
 from tests.conftest import app_on_connection, make_settings
 from tests.support.builders import create_family, create_person

@@ -1,4 +1,4 @@
-"""The hot paths' transactions on the driver (app.core.sql), committing for real: what a
+"""The hot paths' transactions on the driver (app.db.sql), committing for real: what a
 pooled connection the server dropped, a failing handler and a commit do to the pool."""
 
 from __future__ import annotations

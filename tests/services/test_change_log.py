@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.core.roles import REQUEST_ROLE
+from app.db.roles import REQUEST_ROLE
 from app.services.change_log import compact_change_log
 from tests.api.test_sync import _family_with_habit
 from tests.support.builders import Person

@@ -1,4 +1,4 @@
-"""A member's "today" (app.services.clock.local_today) with real IANA zones: daylight-saving
+"""A member's "today" (app.domain.clock.local_today) with real IANA zones: daylight-saving
 nights, a trip across the Pacific, night owls, and what the streak makes of each."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.domain import progress
+from app.domain.clock import local_today
+from app.domain.progress import Entry, Rule, Schedule, Timeline, UnitOutcome
 from app.models.enums import CheckinStatus
-from app.services import progress
-from app.services.clock import local_today
-from app.services.progress import Entry, Rule, Schedule, Timeline, UnitOutcome
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -21,9 +21,9 @@ from decimal import Decimal
 
 import pytest
 
+from app.domain import progress
+from app.domain.progress import Entry, Rule, Schedule, Timeline
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
-from app.services import progress
-from app.services.progress import Entry, Rule, Schedule, Timeline
 
 # BaseUnitTest.FIXED_LOCAL_TIME (1422172800000 ms): Loop's tests run on 2015-01-25.
 TODAY = date(2015, 1, 25)

@@ -1,4 +1,4 @@
-"""Streaks, score and day statuses (app.services.progress), checked three ways: against the
+"""Streaks, score and day statuses (app.domain.progress), checked three ways: against the
 naive reference in tests/support/progress_reference.py over random habits, by invariants a
 user relies on, and by named hand-computed cases."""
 
@@ -12,9 +12,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.domain import progress
+from app.domain.progress import DayStatus, Entry, Rule, Schedule, Timeline, UnitOutcome
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
-from app.services import progress
-from app.services.progress import DayStatus, Entry, Rule, Schedule, Timeline, UnitOutcome
 from tests.support import progress_reference as reference
 
 MET, SKIPPED, MISSED, PENDING = (

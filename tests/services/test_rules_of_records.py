@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from app.domain.progress import Schedule
 from app.models.enums import HabitType, TargetDirection
 from app.services.habit_context import rule_of_record
-from app.services.progress import Schedule
 
 
 def record(**changes: object) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """Where the tests' Postgres comes from: TEST_DATABASE_URL, testcontainers when asked, or the
 embedded server in a throw-away folder, in the shape `LOOPIN_TEST_DB_SHAPE` names:
-`supabase` (the default: prepared as Supabase prepares a project, `app.core.supabase_shape`)
+`supabase` (the default: prepared as Supabase prepares a project, `app.db.supabase_shape`)
 or `plain` (a plain Postgres, where migration 0001 creates the slice of Supabase we use)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.embedded_db import EmbeddedPostgres, free_port
-from app.core.supabase_shape import DatabaseShape
+from app.db.embedded_db import EmbeddedPostgres, free_port
+from app.db.supabase_shape import DatabaseShape
 
 
 def test_database_shape() -> DatabaseShape:
@@ -120,7 +120,7 @@ async def _run_on(url: str, sql: str) -> None:
 
 
 class TestDriverConnection:
-    """The hot paths' connections (`app.core.sql`) in savepoint-isolated tests: always the
+    """The hot paths' connections (`app.db.sql`) in savepoint-isolated tests: always the
     test's own connection. Its transaction is asyncpg's, so the request's `transaction()`
     nests as a savepoint and the test's rollback undoes it, as for the ORM session."""
 

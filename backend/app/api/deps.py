@@ -13,8 +13,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.database import Database, configure_transaction
-from app.core.deadlines import DeadlinePassed, database_deadline
 from app.core.errors import AuthUnavailable, Forbidden, Unauthorized
 from app.core.request_context import record_user
 from app.core.security import (
@@ -24,8 +22,10 @@ from app.core.security import (
     TokenClaims,
     TokenVerifier,
 )
-from app.core.sql import user_transaction
-from app.services.actor import Actor
+from app.db.database import Database, configure_transaction
+from app.db.deadlines import DeadlinePassed, database_deadline
+from app.db.sql import user_transaction
+from app.domain.actor import Actor
 from app.services.quotas import Quotas
 from app.services.rate_limits import RateLimits
 
@@ -138,7 +138,7 @@ class ActingConnection:
 async def get_acting_connection(
     request: Request, credentials: BearerDep
 ) -> AsyncIterator[ActingConnection]:
-    """As `get_db` + `get_actor`, without the ORM (`app.core.sql`): one transaction as the
+    """As `get_db` + `get_actor`, without the ORM (`app.db.sql`): one transaction as the
     token's user, committed when the handler returns, before the response is sent. The hot
     routes declare it (their OpenAPI security comes from it) and `DriverRoute` runs the same
     two steps itself, checking the parameters in between; FastAPI's handler runs it as

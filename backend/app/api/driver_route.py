@@ -1,4 +1,4 @@
-"""A lean request pipeline for the hot paths' routes (`app.core.sql`).
+"""A lean request pipeline for the hot paths' routes (`app.db.sql`).
 
 FastAPI's generic handler (dependency graph solving, exit stacks per dependency, telemetry
 hooks) cost ≈ 0.5 ms per request on the benchmark machine: a third of a check-in PUT's CPU.

@@ -15,7 +15,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.supabase_shape import DatabaseShape
+from app.db.supabase_shape import DatabaseShape
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     database_pool_timeout: Annotated[float, Field(gt=0)] = 5.0
     database_pool_recycle: Annotated[int, Field(ge=-1)] = 1800
     # Off: a pre-ping costs three round trips per checkout (BEGIN, `;`, ROLLBACK). Dropped
-    # connections are caught on first use instead (app.core.sql retries a failed BEGIN once).
+    # connections are caught on first use instead (app.db.sql retries a failed BEGIN once).
     database_pool_pre_ping: bool = False
     database_connect_timeout: Annotated[float, Field(gt=0)] = 5.0
     statement_timeout_ms: Annotated[int, Field(ge=0)] = 15_000
@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     migration_lock_timeout_ms: Annotated[int, Field(ge=0)] = 5_000
     loopin_data_dir: Path = REPO_ROOT / ".loopin"
     embedded_port: Annotated[int, Field(gt=0, lt=65536)] = 54329
-    # How a new embedded cluster is prepared (app.core.supabase_shape); an existing data
+    # How a new embedded cluster is prepared (app.db.supabase_shape); an existing data
     # folder keeps the shape it was made with.
     embedded_db_shape: DatabaseShape = DatabaseShape.SUPABASE
 

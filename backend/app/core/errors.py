@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.disconnects import means_disconnect
 from app.core.problem_codes import declare
+from app.db.disconnects import means_disconnect
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://loopin.app/problems/"
@@ -354,7 +354,7 @@ async def _handle_database(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _handle_driver(_: Request, exc: Exception) -> JSONResponse:
-    """A statement run on asyncpg directly (the hot paths, `app.core.sql`)."""
+    """A statement run on asyncpg directly (the hot paths, `app.db.sql`)."""
     return _database_problem(
         exc,
         integrity=isinstance(exc, asyncpg.IntegrityConstraintViolationError),

@@ -93,7 +93,7 @@ def database_error(kind: str) -> None:
 
 class TimedQueuePool(AsyncAdaptedQueuePool):
     """The engine's usual pool, timing each checkout (SQLAlchemy has no event before one).
-    Both the ORM sessions and the hot paths (`app.core.sql`) check out through `connect`."""
+    Both the ORM sessions and the hot paths (`app.db.sql`) check out through `connect`."""
 
     def connect(self) -> PoolProxiedConnection:
         started = time.perf_counter()

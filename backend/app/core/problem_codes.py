@@ -1,7 +1,7 @@
 """Every `code` a problem+json answer can carry, with its status and meaning.
 
 The one list of the API's error codes: the OpenAPI document's `Problem.code` enum is built
-from it (`app.core.openapi`), `docs/API.md`'s table is checked against it, and a test makes
+from it (`app.api.openapi`), `docs/API.md`'s table is checked against it, and a test makes
 sure every code the source raises or answers with is in it. Codes declared by a
 `ProblemError` subclass register themselves when the class is defined (its docstring or
 title is the meaning); codes passed as `code=` or answered by the handlers are listed here.

@@ -31,7 +31,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     # The enum of codes with their meanings is filled in from the registry when the
-    # document is built (app.core.openapi): codes are declared where they are raised.
+    # document is built (app.api.openapi): codes are declared where they are raised.
     code: str
     errors: list[ValidationIssue] | None = None
 

@@ -1,7 +1,7 @@
 """The two screens the app opens most: the caller's today board across families, and a
 family's board of every member. Each runs a fixed number of statements (one more when some
 habit's streak goes back past the recent days), whatever the number of families, members,
-habits or days of history, on the asyncpg connection directly (`app.core.sql`): they are the
+habits or days of history, on the asyncpg connection directly (`app.db.sql`): they are the
 hot path of the app."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.core.errors import UnreadableRecord
-from app.services import progress
-from app.services.actor import Actor
+from app.domain import progress
+from app.domain.actor import Actor
 from app.services.habit_context import (
     Clock,
     fetch_versions,

@@ -1,5 +1,5 @@
 """PUT of one check-in, the write the app sends most: on the asyncpg connection directly
-(`app.core.sql`), in a fixed three statements after the transaction's setup: the habit with
+(`app.db.sql`), in a fixed three statements after the transaction's setup: the habit with
 what deciding needs, its versions, and an upsert that returns the row whether or not it
 changed. The rules are the ones batch writes use (`app.services.checkins`)."""
 
@@ -9,10 +9,10 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app.domain.actor import Actor
+from app.domain.clock import local_today
 from app.schemas.habit import CheckinWrite
-from app.services.actor import Actor
 from app.services.checkins import check_value, check_writable
-from app.services.clock import local_today
 from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
 
 # A write identical to the stored row changes nothing (no new updated_at, no sync change), so

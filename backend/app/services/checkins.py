@@ -15,11 +15,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, ProblemError, Unprocessable
+from app.domain.actor import Actor
+from app.domain.clock import date_range
+from app.domain.progress import Rule
 from app.models import Checkin
 from app.models.enums import CheckinStatus, HabitType
 from app.schemas.habit import BatchCheckinItem, CheckinWrite
-from app.services.actor import Actor
-from app.services.clock import date_range
 from app.services.habit_context import (
     HabitContext,
     HabitNotFound,
@@ -29,7 +30,6 @@ from app.services.habit_context import (
     load_versions,
     timeline_of,
 )
-from app.services.progress import Rule
 
 
 class HabitArchived(Conflict):

@@ -10,14 +10,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, PreconditionFailed
+from app.domain.actor import Actor
+from app.domain.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
 from app.models import Family, FamilyMember, Invitation
 from app.models.enums import MemberRole
+from app.repositories.tenancy import families_of
 from app.schemas.family import FamilyCreate, FamilyUpdate
-from app.services.actor import Actor
-from app.services.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
 from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas
-from app.services.scope import FamilyNotFound, families_of, require_membership
+from app.services.scope import FamilyNotFound, require_membership
 from app.services.users import UserService
 
 

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.actor import Actor
 from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, Routine, RoutineVersion
 from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
-from app.services.actor import Actor
 from app.services.habit_context import Clock, in_force
 from app.services.scope import require_membership
 

@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.errors import Forbidden, NotFound
+from app.domain.actor import Actor
+from app.domain.clock import local_today
+from app.domain.progress import Entry, Rule, Schedule, Timeline
 from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import HabitType, MemberRole, TargetDirection
-from app.services.actor import Actor
-from app.services.clock import local_today
+from app.repositories.tenancy import with_my_membership
 from app.services.id_lists import among
 from app.services.members import MemberNotFound
-from app.services.progress import Entry, Rule, Schedule, Timeline
-from app.services.scope import with_my_membership
 
 
 class HabitNotFound(NotFound):
@@ -133,7 +133,7 @@ def rule_of(version: HabitVersion) -> Rule:
     )
 
 
-# The hot paths' version loader (`app.core.sql`): the same rules, from asyncpg records. The
+# The hot paths' version loader (`app.db.sql`): the same rules, from asyncpg records. The
 # schedule comes as its JSON text (the ORM's connections decode jsonb, which the hot paths'
 # rules do not need row by row: `rule_of_record` turns equal rows into one shared rule).
 VERSIONS_SQL = (

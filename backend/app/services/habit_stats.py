@@ -1,5 +1,5 @@
 """A habit's stats (streaks, score, completion rates) on the asyncpg connection directly
-(`app.core.sql`): four statements after the transaction's setup, whatever the history
+(`app.db.sql`): four statements after the transaction's setup, whatever the history
 (five for a history longer than LONG_STATS_DAYS: the rate limit's count)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.services import progress
-from app.services.actor import Actor
-from app.services.clock import local_today
+from app.domain import progress
+from app.domain.actor import Actor
+from app.domain.clock import local_today
 from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
 from app.services.rate_limits import LONG_STATS_DAYS, Bucket
 

@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
+from app.domain import progress
+from app.domain.actor import Actor
+from app.domain.clock import date_range
 from app.models import Habit, HabitVersion
 from app.models.enums import MemberRole
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
-from app.services import progress
-from app.services.actor import Actor
-from app.services.clock import date_range
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
     HabitContext,

@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, Gone, NotFound
+from app.domain.actor import Actor
 from app.models import FamilyMember, Invitation
 from app.models.enums import MemberRole
 from app.schemas.invitation import InvitationCreate
-from app.services.actor import Actor
 from app.services.families import FamilyService, FamilyView, IdConflict
 from app.services.members import MemberNotFound, OwnerRequired
 from app.services.pagination import page_of, paginate

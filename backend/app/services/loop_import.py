@@ -30,9 +30,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.actor import Actor
 from app.models import Checkin, FamilyMember, Habit, HabitVersion, ImportKey
 from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
-from app.services.actor import Actor
 from app.services.habit_context import Clock, load_assignee
 from app.services.loop_backup import (
     SKIP,

@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.domain.actor import Actor
 from app.models import FamilyMember, Invitation
 from app.models.enums import MemberRole
 from app.schemas.family import MemberCreate, MemberUpdate
-from app.services.actor import Actor
 from app.services.families import IdConflict
 from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas

@@ -65,7 +65,7 @@ class Bucket:
         self._check(wait)
 
     async def take_on(self, connection: Any) -> None:
-        """The same on a hot path's asyncpg connection (`app.core.sql`)."""
+        """The same on a hot path's asyncpg connection (`app.db.sql`)."""
         self._check(await connection.fetchval(_TAKE, self.name, self.per_minute, WINDOW_SECONDS))
 
     def _check(self, wait: int | None) -> None:

@@ -12,14 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
+from app.domain.actor import Actor
 from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
 from app.models.enums import MemberRole
+from app.repositories.tenancy import with_my_membership
 from app.schemas.routine import RoutineCreate, RoutineUpdate
-from app.services.actor import Actor
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import ASSIGNEE, Clock, NotYourHabit, clock_of, load_assignee
 from app.services.pagination import page_of, paginate
-from app.services.scope import InsufficientRole, require_membership, with_my_membership
+from app.services.scope import InsufficientRole, require_membership
 
 
 class RoutineNotFound(NotFound):

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.errors import Gone, Unprocessable
+from app.domain.actor import Actor
 from app.models import (
     Checkin,
     Family,
@@ -59,17 +60,16 @@ from app.models import (
     RoutineVersion,
     SyncChange,
 )
+from app.repositories.tenancy import families_of, memberships_of
 from app.schemas.family import FamilyRead, MemberRead
 from app.schemas.habit import CheckinRead, HabitRead, HabitVersionRead
 from app.schemas.routine import RoutineRead, RoutineVersionRead
-from app.services.actor import Actor
 from app.services.families import FamilyView
 from app.services.habit_context import clock_of, in_force, load_versions, with_assignee_clock
 from app.services.habits import HabitView
 from app.services.id_lists import among
 from app.services.rate_limits import RateLimits
 from app.services.routines import RoutineView, version_dict
-from app.services.scope import families_of, memberships_of
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000

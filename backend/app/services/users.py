@@ -9,12 +9,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Unauthorized
+from app.domain.actor import Actor
+from app.domain.date_line import jumped_dates, skip_jumped_dates
 from app.models import Family, FamilyMember, User
 from app.models.enums import MemberRole
+from app.repositories.tenancy import memberships_of
 from app.schemas.user import UserUpdate
-from app.services.actor import Actor
-from app.services.date_line import jumped_dates, skip_jumped_dates
-from app.services.scope import memberships_of
 
 
 class SoleOwner(Conflict):

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.core.database import Database
-from app.core.diagnostics import describe_connection_error
 from app.core.errors import problem_response
+from app.db.database import Database
+from app.db.diagnostics import describe_connection_error
 from app.schemas.health import HealthRead, ReadinessRead
 from app.schemas.problem import problem_responses
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.roles import DATA_API_ROLES, REQUEST_ROLE
+from app.db.roles import DATA_API_ROLES, REQUEST_ROLE
 
 _EXPOSURE = text(
     """

@@ -25,10 +25,10 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from app.core.config import Settings
-from app.core.deadlines import database_deadline
-from app.core.disconnects import means_disconnect
 from app.core.errors import DatabaseUnavailable
-from app.core.roles import REQUEST_ROLE
+from app.db.deadlines import database_deadline
+from app.db.disconnects import means_disconnect
+from app.db.roles import REQUEST_ROLE
 
 # One round trip for the transaction's context, as `configure_transaction` sets it for a
 # session; `set_config(..., true)` is SET LOCAL, safe on a transaction-mode pooler.

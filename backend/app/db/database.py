@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
-from app.core.disconnects import means_unavailable
-from app.core.roles import REQUEST_ROLE
-from app.core.sql import DriverConnections, PooledDriverConnections
+from app.db.disconnects import means_unavailable
+from app.db.roles import REQUEST_ROLE
+from app.db.sql import DriverConnections, PooledDriverConnections
 
 
 def _unique_statement_name() -> str:
@@ -71,7 +71,7 @@ def _on_database_error(context: ExceptionContext) -> BaseException | None:
 
 def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -> AsyncEngine:
     # No asyncpg `command_timeout`: requests bound their database work with one deadline
-    # each (app.core.deadlines).
+    # each (app.db.deadlines).
     connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout}
     sqlalchemy_url = url.sqlalchemy_url
     if pool_mode is PoolMode.TRANSACTION:
@@ -116,7 +116,7 @@ class Database:
         self.pool_mode = settings.pool_mode
         self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # The hot paths' connections (app.core.sql): the same pool, without the ORM.
+        # The hot paths' connections (app.db.sql): the same pool, without the ORM.
         self.driver_connections: DriverConnections = PooledDriverConnections(self.engine)
 
     async def dispose(self) -> None:

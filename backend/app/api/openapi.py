@@ -4,7 +4,6 @@ bearer auth, the answers every operation can give."""
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -160,24 +159,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
-
-
-def openapi_document() -> dict[str, Any]:
-    """The document as the code declares it, independent of any environment."""
-    from app.core.config import Settings
-    from app.main import create_app
-
-    settings = Settings(
-        database_url="postgresql://openapi@localhost/openapi",
-        supabase_jwt_secret="openapi-export-placeholder-secret-0000000000",  # noqa: S106
-        _env_file=None,
-    )
-    return create_app(settings).openapi()
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-if __name__ == "__main__":  # `python -m app.core.openapi > openapi.json`
-    sys.stdout.write(render(openapi_document()))

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.clock import local_today
+from app.domain.clock import local_today
 
 DATE_LINE_HOURS = 12  # an offset growing by more than this crossed the date line
 TRAVEL_NOTE = "Crossed the date line: this local date was skipped."

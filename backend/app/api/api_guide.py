@@ -33,6 +33,6 @@ def with_fresh_codes(guide: str) -> str:
     return f"{head}{BEGIN}\n{codes_table()}\n{END}{tail}"
 
 
-if __name__ == "__main__":  # `python -m app.core.api_guide`: rewrite the table in place
+if __name__ == "__main__":  # `python -m app.api.api_guide`: rewrite the table in place
     GUIDE.write_text(with_fresh_codes(GUIDE.read_text()))
     sys.stdout.write(f"refreshed the error codes in {GUIDE}\n")

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from app.core.supabase_shape import (
+from app.db.supabase_shape import (
     CLUSTER_STATEMENTS,
     DATABASE_STATEMENTS,
     MIGRATING_ROLE,
@@ -84,7 +84,7 @@ def require_embedded_postgres() -> None:
 @dataclass
 class EmbeddedPostgres:
     """A local cluster. With `shape=SUPABASE` it is prepared as Supabase prepares a project
-    (`app.core.supabase_shape`): the superuser is `supabase_admin`, and the app and its
+    (`app.db.supabase_shape`): the superuser is `supabase_admin`, and the app and its
     migrations connect as the non-superuser `postgres`, as they do on Supabase."""
 
     data_dir: Path
