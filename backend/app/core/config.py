@@ -123,9 +123,9 @@ class Settings(BaseSettings):
     )
     # Kept per worker: sized for a busy worker's steady concurrency, because SQLAlchemy closes
     # an overflow connection as soon as it is returned. A steady load above the pool size
-    # opens and closes a connection every few requests: ~10 ms for the request that waits for
-    # it (a Postgres backend starts, authenticates, asyncpg introspects its types) and ~4 ms of
-    # the worker's CPU each. The overflow is for bursts only.
+    # opens and closes a connection every few requests: the request that waits for it waits for
+    # a Postgres backend to start, authenticate and answer asyncpg's type introspection, and
+    # the worker spends CPU on each. The overflow is for bursts only.
     database_pool_size: PositiveInt = 20
     database_max_overflow: Annotated[int, Field(ge=0)] = 10
     database_pool_timeout: Annotated[float, Field(gt=0)] = 5.0

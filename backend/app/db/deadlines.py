@@ -5,7 +5,7 @@ gone, a query waits in PgBouncer's queue (`query_wait_timeout`, 120 s by default
 request would hang with it. So every request's database work, whichever way it reaches the
 database, runs under one asyncio deadline: the statement timeout plus a grace period, after
 which it answers `503 database_unavailable`. One timer per request, not asyncpg's
-`command_timeout` (a timer per round trip, ~20 µs each on the hot paths)."""
+`command_timeout` (a timer per round trip, which the hot paths would pay several times)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Who is acting: the verified token's user, as every rule sees them."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""Families (the tenants) and their members: logins and managed profiles, with roles."""
+
 from __future__ import annotations
 
 import uuid

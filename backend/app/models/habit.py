@@ -1,3 +1,5 @@
+"""Habits, their immutable versions (a target or schedule from a date on) and check-ins."""
+
 from __future__ import annotations
 
 import uuid

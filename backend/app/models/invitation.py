@@ -1,3 +1,5 @@
+"""Invitations to join a family: the token's hash, the role offered, the state."""
+
 from __future__ import annotations
 
 import uuid

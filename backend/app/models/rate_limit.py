@@ -1,3 +1,5 @@
+"""Per-login request counters for the rate limits (an unlogged table)."""
+
 from __future__ import annotations
 
 import uuid

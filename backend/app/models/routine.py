@@ -1,3 +1,5 @@
+"""Routines and their immutable versions (the ordered habits from a date on)."""
+
 from __future__ import annotations
 
 import uuid

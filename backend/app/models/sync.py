@@ -1,3 +1,5 @@
+"""The sync change log's tables: one row per change a client may need, and the log's state."""
+
 from __future__ import annotations
 
 import uuid

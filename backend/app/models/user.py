@@ -1,3 +1,5 @@
+"""Users: the profile of a Supabase Auth login (its clock: zone and day start)."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,5 @@
+"""The HTTP shapes of the boards: the caller's today across families and a family's board."""
+
 from __future__ import annotations
 
 import uuid

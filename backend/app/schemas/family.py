@@ -1,3 +1,5 @@
+"""The HTTP shapes of families and their members."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,3 +1,6 @@
+"""The HTTP shapes of habits: schedules, measures, versions, check-ins (single and batch), stats
+and history."""
+
 from __future__ import annotations
 
 import uuid

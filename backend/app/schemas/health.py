@@ -1,3 +1,5 @@
+"""The HTTP shapes of the liveness and readiness answers."""
+
 from typing import Any, Literal
 
 from pydantic import BaseModel

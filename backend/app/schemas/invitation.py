@@ -1,3 +1,6 @@
+"""The HTTP shapes of invitations: creating one (the only time its token is shown), reading
+and accepting it."""
+
 from __future__ import annotations
 
 import uuid

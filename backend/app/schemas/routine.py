@@ -1,3 +1,5 @@
+"""The HTTP shapes of routines: their items, versions and pages."""
+
 from __future__ import annotations
 
 import uuid

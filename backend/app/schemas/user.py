@@ -1,3 +1,5 @@
+"""The HTTP shapes of the caller's own profile."""
+
 from __future__ import annotations
 
 import uuid
