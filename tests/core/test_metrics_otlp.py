@@ -97,15 +97,14 @@ def duration_points(reader: InMemoryMetricReader) -> list[HistogramDataPoint]:
     ]
 
 
-def server_span(spans: InMemorySpanExporter, request_id: str) -> ReadableSpan:
-    [span] = [
+def server_spans(spans: InMemorySpanExporter, request_id: str) -> list[ReadableSpan]:
+    return [
         span
         for span in spans.get_finished_spans()
         if span.kind is SpanKind.SERVER
         and span.attributes is not None
         and span.attributes.get(REQUEST_ID_ATTRIBUTE) == request_id
     ]
-    return span
 
 
 async def test_one_request_id_on_response_log_span_and_metric_exemplar(
@@ -124,7 +123,7 @@ async def test_one_request_id_on_response_log_span_and_metric_exemplar(
     request_id = response.headers["X-Request-ID"]  # made by the app: no proxy sent one
     [line] = json_log.access_lines()
     assert line["request_id"] == request_id
-    span = server_span(spans, request_id)
+    [span] = server_spans(spans, request_id)
     [point] = duration_points(metric_reader)
     assert point.count == 1
     [exemplar] = point.exemplars
@@ -172,13 +171,7 @@ async def test_untraced_requests_keep_their_id_without_trace_ids(
     odd = await observed_client.request("PROPFIND", "/v1/nowhere", headers={"X-Request-ID": "x-2"})
 
     assert (probe.status_code, odd.status_code) == (200, 404)
-    assert not [
-        s
-        for s in spans.get_finished_spans()
-        if s.kind is SpanKind.SERVER
-        and s.attributes
-        and s.attributes.get(REQUEST_ID_ATTRIBUTE) == "probe-1"
-    ]
+    assert server_spans(spans, "probe-1") == []  # probes are not traced
     points = {
         (point.attributes or {}).get(ROUTE): point for point in duration_points(metric_reader)
     }
