@@ -30,6 +30,11 @@ from app.core.config import Settings, SettingsError, load_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import sample_pool_forever
+from app.core.metrics_otlp import (
+    exporting_meter_provider,
+    install_request_metrics,
+    otlp_metrics_configured,
+)
 from app.core.metrics_server import forget_this_worker
 from app.core.observation import RequestObservation
 from app.core.request_context import UserPseudonyms
@@ -65,6 +70,7 @@ class LoopinApp(FastAPI):
                 pseudonyms=UserPseudonyms.from_settings(settings),
                 access_log=settings.access_log,
                 metrics=settings.metrics_port is not None,
+                otlp_metrics=getattr(self.state, "request_metrics", None),
             )
         await self._observed(scope, receive, send)
 
@@ -130,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tracer_provider = getattr(app.state, "tracer_provider", None)
             if tracer_provider is not None:
                 tracer_provider.shutdown()  # sends the spans still in its batch
+            meter_provider = getattr(app.state, "meter_provider", None)
+            if meter_provider is not None:
+                meter_provider.shutdown()  # sends what was recorded since the last export
             await database.dispose()
             await token_verifier.aclose()
 
@@ -144,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = token_verifier
     if tracing_configured():
         install_tracing(app, exporting_provider())
+    if otlp_metrics_configured():
+        install_request_metrics(app, exporting_meter_provider())
     app.state.quotas = Quotas.of(settings)
     app.state.rate_limits = RateLimits.of(settings)
     install_error_handlers(app)

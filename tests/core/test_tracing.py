@@ -1,5 +1,6 @@
 """Traces, when an OTLP endpoint is configured: one trace per request, its SQL statements as
-child spans (ORM and hot path alike), the request id on the request's span."""
+child spans (ORM and hot path alike), the request id on the request's span. (The request id
+on the OTLP metrics' exemplars: test_metrics_otlp.py.)"""
 
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]
         thread.join(timeout=5)
 
 
-async def test_with_an_endpoint_the_app_exports_its_spans(
+async def test_with_an_endpoint_the_app_exports_its_spans_and_metrics(
     collector: list[tuple[str, int]], settings: Settings, connection: AsyncConnection
 ) -> None:
     app = app_on_connection(settings, connection)  # create_app sees the endpoint
@@ -184,24 +185,32 @@ async def test_with_an_endpoint_the_app_exports_its_spans(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             assert (await client.get("/v1/me/today", headers=ada.headers)).status_code == 200
         assert app.state.tracer_provider.force_flush(10_000)
+        assert app.state.meter_provider.force_flush(10_000)
     finally:
         uninstall_tracing(app)
         app.state.tracer_provider.shutdown()
+        app.state.meter_provider.shutdown()
         await app.state.database.dispose()
 
     assert collector
-    assert {path for path, _ in collector} == {"/v1/traces"}
+    assert {path for path, _ in collector} == {"/v1/traces", "/v1/metrics"}
     assert all(size > 0 for _, size in collector)
 
 
 async def test_without_an_endpoint_nothing_is_instrumented(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, connection: AsyncConnection
 ) -> None:
-    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     app = app_on_connection(settings, connection)
 
     assert getattr(app.state, "tracer_provider", None) is None
+    assert getattr(app.state, "meter_provider", None) is None
+    assert getattr(app.state, "request_metrics", None) is None
     assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
     await app.state.database.dispose()

@@ -20,6 +20,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection, QueuePool
 
+# The OTLP request histogram (app.core.metrics_otlp) uses the same buckets.
+REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20)
+
 REQUESTS = Counter(
     "loopin_http_requests",
     "HTTP requests answered, by route template, method and status.",
@@ -29,7 +32,7 @@ REQUEST_SECONDS = Histogram(
     "loopin_http_request_duration_seconds",
     "Time from the request's arrival to its last response byte.",
     ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+    buckets=REQUEST_SECONDS_BUCKETS,
 )
 IN_FLIGHT = Gauge(
     "loopin_http_requests_in_flight",

@@ -1,5 +1,6 @@
-"""What every HTTP request leaves behind: its id in the response, one access line, and
-(with METRICS_PORT) its count, duration and the in-flight gauge.
+"""What every HTTP request leaves behind: its id in the response, one access line,
+(with METRICS_PORT) its count, duration and the in-flight gauge, and (with an OTLP metrics
+endpoint) its duration over OTLP with its id as the exemplar.
 
 `RequestObservation` is a pure ASGI middleware (no BaseHTTPMiddleware: that one runs the app
 in a task of its own and streams the response through a queue, which the hot routes would pay
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +25,9 @@ from app.core.request_context import (
     current_request,
     request_id_from,
 )
+
+if TYPE_CHECKING:
+    from app.core.metrics_otlp import RequestMetrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
@@ -42,12 +47,19 @@ class FinishedRequest:
 
 class RequestObservation:
     def __init__(
-        self, app: ASGIApp, *, pseudonyms: UserPseudonyms, access_log: bool, metrics: bool
+        self,
+        app: ASGIApp,
+        *,
+        pseudonyms: UserPseudonyms,
+        access_log: bool,
+        metrics: bool,
+        otlp_metrics: RequestMetrics | None = None,
     ) -> None:
         self.app = app
         self.pseudonyms = pseudonyms
         self.access_log = access_log
         self.metrics = metrics
+        self.otlp_metrics = otlp_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,6 +105,8 @@ class RequestObservation:
                 request_finished(
                     finished.route, finished.method, finished.status, finished.duration_ms / 1000
                 )
+            if self.otlp_metrics is not None:
+                self.otlp_metrics.record(finished, request_id, context.span)
             current_request.reset(token)
 
 

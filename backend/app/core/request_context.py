@@ -24,6 +24,9 @@ from app.core.config import Settings
 # What a proxy's X-Request-ID may look like to be kept (uuids, hex ids, AWS/GCP trace ids):
 # short, printable, nothing that could break a log line. Anything else is replaced.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:;=+/-]{1,128}", re.ASCII)
+# The request id's name where OpenTelemetry carries it: on the request's span
+# (app.core.tracing) and on its metrics' exemplars (app.core.metrics_otlp).
+REQUEST_ID_ATTRIBUTE = "loopin.request_id"
 
 
 def request_id_from(header: bytes | None) -> str:

@@ -12,13 +12,16 @@ asyncpg). Nothing of it is imported when tracing is off.
 from __future__ import annotations
 
 import os
+import uuid
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from app.core.request_context import current_request
+from app.core.request_context import REQUEST_ID_ATTRIBUTE, current_request
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
 
@@ -28,22 +31,38 @@ _NOT_TRACED = "/health,/health/ready"
 DEFAULT_SERVICE_NAME = "loopin-api"
 
 
+def sdk_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def tracing_configured() -> bool:
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if sdk_disabled():
         return False
     return any(os.environ.get(name, "").strip() for name in _ENDPOINT_VARIABLES)
+
+
+@cache
+def service_resource() -> Resource:
+    """What this worker's spans and metrics (app.core.metrics_otlp) say they come from: one
+    `service.name`, and one `service.instance.id` per process, the same on both, so a
+    backend can tell the workers' series apart and join a worker's metrics to its traces."""
+    from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
+
+    # Resource.create adds OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES over this default.
+    service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
+    resource = Resource.create({SERVICE_NAME: service})
+    if SERVICE_INSTANCE_ID not in resource.attributes:  # SDKs before the instance detector
+        resource = resource.merge(Resource({SERVICE_INSTANCE_ID: str(uuid.uuid4())}))
+    return resource
 
 
 def exporting_provider() -> TracerProvider:
     """A provider that batches spans to the configured OTLP endpoint."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # Resource.create adds OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES over this default.
-    service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider = TracerProvider(resource=service_resource())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
@@ -71,7 +90,7 @@ def _tag_request(span: Span, _scope: dict[str, Any]) -> None:
     and the span kept in the request's context for `record_user`."""
     context = current_request.get()
     if context is not None and span.is_recording():
-        span.set_attribute("loopin.request_id", context.request_id)
+        span.set_attribute(REQUEST_ID_ATTRIBUTE, context.request_id)
         context.span = span
 
 
