@@ -22,7 +22,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from app.core.metrics import REQUEST_SECONDS_BUCKETS
-from app.core.request_context import REQUEST_ID_ATTRIBUTE
+from app.core.request_context import REQUEST_ID_ATTRIBUTE, FinishedRequest
 from app.core.tracing import sdk_disabled, service_resource
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader
 
-    from app.core.observation import FinishedRequest
 
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import MutableHeaders
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.metrics import request_finished, request_started
 from app.core.request_context import (
+    FinishedRequest,
     RequestContext,
     UserPseudonyms,
     current_request,
@@ -33,16 +33,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
 access_logger = logging.getLogger("app.access")
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedRequest:
-    method: str
-    # The matched route's template (`/v1/habits/{habit_id}`), never the raw path: bounded
-    # cardinality, and no ids in metric labels. None when no route matched.
-    route: str | None
-    status: int
-    duration_ms: float
 
 
 class RequestObservation:

@@ -91,3 +91,13 @@ def add_request_fields(
         if context.user is not None:
             event.setdefault("user", context.user)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRequest:
+    method: str
+    # The matched route's template (`/v1/habits/{habit_id}`), never the raw path: bounded
+    # cardinality, and no ids in metric labels. None when no route matched.
+    route: str | None
+    status: int
+    duration_ms: float
