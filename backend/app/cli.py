@@ -37,6 +37,7 @@ from app.core.local_auth import (
     uses_local_secret,
 )
 from app.core.logging import configure_logging
+from app.core.metrics_otlp import otlp_metrics_configured
 from app.core.metrics_server import (
     MetricsSetupError,
     multiprocess_directory,
@@ -583,6 +584,9 @@ def _observability(settings: Settings) -> str:
             + ("" if settings.access_log else ", no access log"),
             f"metrics on port {settings.metrics_port}" if settings.metrics_port else "no metrics",
             f"traces to {traces}" if tracing_configured() else "no traces",
+            "OTLP metrics with request-id exemplars"
+            if otlp_metrics_configured()
+            else "no OTLP metrics",
         )
     )
 

@@ -78,6 +78,34 @@ async def test_requests_are_counted_and_timed_by_route_template(
             assert str(families[0]) not in str(series.labels)
 
 
+async def test_made_up_methods_make_up_no_series(
+    metered_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = metered_client
+
+    def others() -> float:
+        return sum(
+            sample("loopin_http_requests_total", route=route, method="_OTHER", status=status)
+            for route in ("unmatched", "/v1/me")
+            for status in ("404", "405")
+        )
+
+    before = others()
+
+    for method in ("BREW", "WHEN", "XYZZY"):
+        answer = await client.request(method, "/v1/me")
+        assert answer.status_code in (404, 405)
+
+    labels = {
+        series.labels.get("method")
+        for metric in REGISTRY.collect()
+        for series in metric.samples
+        if series.name == "loopin_http_requests_total"
+    }
+    assert labels.isdisjoint({"BREW", "WHEN", "XYZZY"})
+    assert others() == before + 3
+
+
 async def test_in_flight_counts_the_request_being_served(
     metered_client: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:

@@ -77,6 +77,15 @@ SYNC_BATCH_ITEMS = Histogram(
 )
 
 UNMATCHED_ROUTE = "unmatched"
+# Any other method a client sends counts as `_OTHER` (as OpenTelemetry's semantic conventions
+# say), so that made-up methods cannot make up series.
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
+
+
+def bounded_method(method: str) -> str:
+    return method if method in _KNOWN_METHODS else "_OTHER"
 
 
 def request_started() -> None:
@@ -85,7 +94,7 @@ def request_started() -> None:
 
 def request_finished(route: str | None, method: str, status: int, seconds: float) -> None:
     IN_FLIGHT.dec()
-    labels = (route or UNMATCHED_ROUTE, method, str(status))
+    labels = (route or UNMATCHED_ROUTE, bounded_method(method), str(status))
     REQUESTS.labels(*labels).inc()
     REQUEST_SECONDS.labels(*labels).observe(seconds)
 

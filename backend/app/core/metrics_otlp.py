@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from app.core.metrics import REQUEST_SECONDS_BUCKETS
+from app.core.metrics import REQUEST_SECONDS_BUCKETS, bounded_method
 from app.core.request_context import REQUEST_ID_ATTRIBUTE, FinishedRequest
 from app.core.tracing import sdk_disabled, service_resource
 
@@ -40,11 +40,6 @@ ROUTE = "http.route"
 STATUS = "http.response.status_code"
 # What a series is keyed by: bounded. The request id, also recorded, is not among them.
 SERIES_ATTRIBUTES = frozenset({METHOD, ROUTE, STATUS})
-# Any other method a client sends counts as `_OTHER` (semantic conventions), so that made-up
-# methods cannot make up series.
-_KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
-)
 _METER_NAME = "loopin"
 
 
@@ -115,7 +110,7 @@ class RequestMetrics:
         """`span`: the request's server span when it is traced (app.core.tracing), whose ids
         the exemplar takes; measured outside it, so it is passed rather than current."""
         attributes: dict[str, str | int] = {
-            METHOD: finished.method if finished.method in _KNOWN_METHODS else "_OTHER",
+            METHOD: bounded_method(finished.method),
             STATUS: finished.status,
             REQUEST_ID_ATTRIBUTE: request_id,
         }
