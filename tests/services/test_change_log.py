@@ -116,6 +116,44 @@ async def test_a_cursor_older_than_a_removed_tombstone_must_resync(
     assert ("habit", habit_id) not in _applied(fresh)
 
 
+async def test_a_pass_from_zero_overtaken_by_compaction_starts_over(
+    live_client: httpx.AsyncClient, live_connection: AsyncConnection, engine: AsyncEngine
+) -> None:
+    """A phone pages a sync from zero, a page at a time, and holds a check-in from an early
+    page; the check-in is deleted and compaction removes its tombstone before the phone reads
+    on. Carrying on would never tell the phone: it must start over."""
+    parent, _, _, habit_id = await _family_with_habit(live_client, live_connection)
+    put = await live_client.put(
+        f"/v1/habits/{habit_id}/checkins/{local_today()}",
+        json={"status": "done"},
+        headers=parent.headers,
+    )
+    checkin_id = put.json()["id"]
+    cursor = None
+    held: dict[Any, Any] = {}
+    while ("checkin", checkin_id) not in held:
+        params: dict[str, Any] = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = (await live_client.get("/v1/sync", params=params, headers=parent.headers)).json()
+        assert page["has_more"], "the pass is still going when the check-in is delivered"
+        held |= _applied(page["changes"])
+        cursor = page["next_cursor"]
+
+    gone = await live_client.delete(
+        f"/v1/habits/{habit_id}/checkins/{local_today()}", headers=parent.headers
+    )
+    assert gone.status_code == 204
+    assert (await compact_change_log(engine, NOW)).tombstones >= 1
+
+    statuses = []
+    while cursor is not None:
+        answer = await live_client.get(
+            "/v1/sync", params={"limit": 1, "cursor": cursor}, headers=parent.headers
+        )
+        statuses.append(answer.status_code)
+        cursor = answer.json()["next_cursor"] if answer.json().get("has_more") else None
+    assert statuses[-1] == 410, statuses
+
+
 async def test_rows_of_a_deleted_family_go_at_once_its_logins_tombstones_stay(
     live_client: httpx.AsyncClient, live_connection: AsyncConnection, engine: AsyncEngine
 ) -> None:

@@ -18,8 +18,10 @@ A page also stops short of `limit` entities when their JSON nears 1 MB (`PAGE_BY
 
 Retention. The log is compacted (`services/change_log.py`), which may remove tombstones a
 client has not seen; it raises `sync_log_state.resync_below_txid` past them first. A cursor
-that has not seen every change below that bound gets 410 `resync_required`, except within a
-pass that began with no cursor (`fresh`): a client that holds nothing misses no deletion.
+that has not seen every change below that bound gets 410 `resync_required`. A pass that
+began with no cursor started from nothing, so what compaction had removed by then is nothing
+it can miss; it remembers the bound it began under (`fresh_bound`), and a bound raised while
+the pass goes on may have removed the deletion of something a page already delivered: 410.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ NIL_UUID = uuid.UUID(int=0)
 PAGE_BYTES = 768 * 1024
 _CHANGE_OVERHEAD = 80  # {"type":..,"id":..,"deleted":..,"data":..} around the resource
 _RESYNC_BELOW = text("select resync_below_txid from public.sync_log_state")
+_HORIZON = text("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_HORIZON_AND_BOUND = text(
+    "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
+    " (select resync_below_txid from public.sync_log_state)"
+)
 # What a joined family's snapshot walks, in this order (the family itself comes with the join
 # row): each kind's table, and whether it soft-deletes (only live rows are sent).
 SNAPSHOT_KINDS = TYPE_ORDER[1:]
@@ -109,9 +116,9 @@ class Cursor:
     horizon: int = 0  # every change of a transaction below this id was delivered
     after_txid: int = 0
     after_seq: int = 0
-    # The pass began with no cursor: the client holds nothing yet, so tombstones removed by
-    # compaction are nothing it could miss. Ends with the pass (`has_more` false).
-    fresh: bool = False
+    # The compaction bound (`resync_below_txid`) when the pass began with no cursor; None
+    # for a cursor that continues from an earlier pass. Ends with the pass (`has_more` false).
+    fresh_bound: int | None = None
     # Set while a joined family's contents are being paged; (after_txid, after_seq) is then
     # the join row, where the log resumes.
     snapshot: Snapshot | None = None
@@ -126,8 +133,17 @@ class Cursor:
         """Every change of a transaction below this id has been delivered."""
         return max(self.horizon, self.after_txid)
 
+    def missed_removals(self, resync_below: int) -> bool:
+        """Compaction, raising its bound to `resync_below`, may have removed a tombstone this
+        cursor's client has not seen: removals below the cursor's position were delivered
+        before they happened, and a fresh pass is not concerned by the ones before it began."""
+        return resync_below > max(self.seen_below_txid, self.fresh_bound or 0)
+
     def encode(self) -> str:
-        fields: list[Any] = [self.horizon, self.after_txid, self.after_seq, int(self.fresh)]
+        # The bound is written plus one, so that 0 keeps meaning "not a fresh pass" (a cursor
+        # issued before the bound was recorded reads as a fresh pass begun under bound 0).
+        fresh = 0 if self.fresh_bound is None else self.fresh_bound + 1
+        fields: list[Any] = [self.horizon, self.after_txid, self.after_seq, fresh]
         if self.snapshot is not None:
             snapshot = self.snapshot
             fields += [snapshot.family_id.hex, snapshot.kind, snapshot.after_id.hex]
@@ -137,21 +153,23 @@ class Cursor:
     @classmethod
     def decode(cls, value: str | None) -> Cursor:
         if not value:
-            return cls(fresh=True)
+            return cls()
         try:
             fields = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
             # Three fields: a cursor issued before passes and snapshots existed.
             if not isinstance(fields, list) or len(fields) not in (3, 4, 7):
                 raise ValueError("not a cursor")
             horizon, txid, seq = (int(field) for field in fields[:3])
-            fresh = len(fields) > 3 and bool(int(fields[3]))
+            fresh = int(fields[3]) if len(fields) > 3 else 0
+            if fresh < 0:
+                raise ValueError("not a cursor")
             snapshot = None
             if len(fields) == 7:
                 kind = int(fields[5])
                 if not 0 <= kind < len(SNAPSHOT_KINDS):
                     raise ValueError("not a cursor")
                 snapshot = Snapshot(uuid.UUID(fields[4]), kind, uuid.UUID(fields[6]))
-            return cls(horizon, txid, seq, fresh, snapshot)
+            return cls(horizon, txid, seq, fresh - 1 if fresh else None, snapshot)
         except (ValueError, TypeError, AttributeError) as error:
             raise Unprocessable(
                 "The cursor is not one this API issued.", code="invalid_cursor"
@@ -178,17 +196,19 @@ class SyncService:
             await (limits.sync_pages if cursor.continues_a_pass else limits.sync).take(self.session)
         if cursor.snapshot is not None:
             return await self._snapshot_page(cursor, limit)
-        horizon = int(
-            await self.session.scalar(
-                text("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            )
-        )
+        if not cursor_text:
+            # A pass begins: read before the rows, so a removal after it raises the bound.
+            horizon, bound = (await self.session.execute(_HORIZON_AND_BOUND)).one()
+            cursor = Cursor(fresh_bound=int(bound))
+        else:
+            horizon = await self.session.scalar(_HORIZON)
+        horizon = int(horizon)
         rows = (await self.session.scalars(self._log_page(cursor, horizon, limit + 1))).all()
-        if not cursor.fresh:
+        if cursor_text:
             # Read after the rows: compaction raises the bound (committed) before it removes
             # a tombstone, so any removal the rows above missed is covered by what this sees.
             resync_below = int(await self.session.scalar(_RESYNC_BELOW) or 0)
-            if resync_below > cursor.seen_below_txid:
+            if cursor.missed_removals(resync_below):
                 raise ResyncRequired(
                     "This cursor is older than the change log's history: drop the local copy"
                     " and sync again without a cursor."
@@ -206,11 +226,15 @@ class SyncService:
             rows, has_more, joined = rows[:kept], True, None
         if joined is not None:
             next_cursor = Cursor(
-                cursor.horizon, joined.txid, joined.seq, cursor.fresh, Snapshot(joined.family_id)
+                cursor.horizon,
+                joined.txid,
+                joined.seq,
+                cursor.fresh_bound,
+                Snapshot(joined.family_id),
             )
         elif has_more:
             last = rows[-1]
-            next_cursor = Cursor(cursor.horizon, last.txid, last.seq, cursor.fresh)
+            next_cursor = Cursor(cursor.horizon, last.txid, last.seq, cursor.fresh_bound)
         else:
             next_cursor = Cursor(max(cursor.horizon, horizon))
         changes = _changes(found, ((row.entity_type, row.entity_id) for row in rows))
@@ -278,10 +302,12 @@ class SyncService:
             last_kind, last_id = found_ids[-1]
             position = Snapshot(snapshot.family_id, last_kind, last_id)
             next_cursor = Cursor(
-                cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh, position
+                cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh_bound, position
             )
         else:  # back to the log, right after the join row
-            next_cursor = Cursor(cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh)
+            next_cursor = Cursor(
+                cursor.horizon, cursor.after_txid, cursor.after_seq, cursor.fresh_bound
+            )
         changes = _changes(found, keys)
         return {"changes": changes, "next_cursor": next_cursor.encode(), "has_more": True}
 
