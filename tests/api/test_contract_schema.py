@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.api.openapi_export import openapi_document
 from app.core.problem_codes import is_registered, registered
 from app.services.sync import TYPE_ORDER
+from tests.support.api_calls import check_in, post_habit
 from tests.support.habits import (
     Household,
     Measure,
@@ -202,11 +203,7 @@ class TestStrictInput:
             measure=Measure.numeric(5),
             start_date=local_today() - timedelta(days=3),
         )
-        response = await client.put(
-            f"/v1/habits/{habit}/checkins/{local_today()}",
-            json={"status": "done", "value": value},
-            headers=household.teen.headers,
-        )
+        response = await check_in(client, habit, local_today(), household.teen, value=value)
         assert_problem(response, 422, "validation_error")
 
     async def test_a_float_value_is_kept_to_three_places(
@@ -219,11 +216,7 @@ class TestStrictInput:
             measure=Measure.numeric(5),
             start_date=local_today() - timedelta(days=3),
         )
-        response = await client.put(
-            f"/v1/habits/{habit}/checkins/{local_today()}",
-            json={"status": "done", "value": 0.1 + 0.2},
-            headers=household.teen.headers,
-        )
+        response = await check_in(client, habit, local_today(), household.teen, value=0.1 + 0.2)
         assert response.status_code == 201, response.text
         assert response.json()["value"] == 0.3
 
@@ -232,10 +225,11 @@ class TestPatchNullRule:
     async def test_null_clears_a_clearable_field(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        created = await client.post(
-            f"/v1/families/{household.family_id}/habits",
-            json=habit_body(household.teen_member, description="Before bed", color="#112233"),
-            headers=household.teen.headers,
+        created = await post_habit(
+            client,
+            household.family_id,
+            household.teen,
+            habit_body(household.teen_member, description="Before bed", color="#112233"),
         )
         habit = created.json()["id"]
         response = await client.patch(

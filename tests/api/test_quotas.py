@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.problem_codes import is_registered
 from tests.conftest import app_on_connection, make_settings
+from tests.support.api_calls import post_habit
 from tests.support.builders import create_person
 from tests.support.habits import Household
 
@@ -160,14 +161,15 @@ async def test_pending_invitations_per_family(
 
 
 async def test_versions_per_habit(limited: httpx.AsyncClient, household: Household) -> None:
-    created = await limited.post(
-        f"/v1/families/{household.family_id}/habits",
-        json={
+    created = await post_habit(
+        limited,
+        household.family_id,
+        household.owner,
+        {
             "name": "Walk",
             "assignee_id": str(household.teen_member),
             "schedule": {"kind": "daily"},
         },
-        headers=household.owner.headers,
     )
     habit = f"/v1/habits/{created.json()['id']}"
     weekdays = {"schedule": {"kind": "weekdays", "weekdays": [1, 3, 5]}}
