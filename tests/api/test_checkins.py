@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.sql import PooledDriverConnections
 from app.models.enums import MemberRole
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.api_calls import check_in, checkin_path
 from tests.support.builders import (
     add_member,
@@ -345,10 +345,8 @@ async def week_window_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with `CHECKIN_BACKFILL_DAYS=7`, on the test's connection."""
     app = app_on_connection(make_settings(database_url, checkin_backfill_days=7), connection)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_on_connection(app, connection) as client:
         yield client
-    await connection.execute(text("reset role"))
     await app.state.database.dispose()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.problem_codes import is_registered
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.api_calls import post_habit
 from tests.support.builders import create_person
 from tests.support.habits import Household
@@ -35,14 +35,7 @@ async def limited(
         max_versions_per_habit=LIMIT,
     )
     app = app_on_connection(settings, connection)
-
-    async def back_to_owner(_: httpx.Response) -> None:
-        await connection.execute(text("reset role"))
-
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", event_hooks={"response": [back_to_owner]}
-    ) as client:
+    async with client_on_connection(app, connection) as client:
         yield client
     await app.state.database.dispose()
 

@@ -20,7 +20,7 @@ from app.core.config import Settings
 from app.core.metrics import sample_pool
 from app.db.database import Database
 from app.main import create_app
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.builders import create_family, create_owned_family, create_person
 from tests.support.sync_client import sync_all
 
@@ -39,8 +39,7 @@ async def metered_client(
     metrics_settings: Settings, connection: AsyncConnection
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = app_on_connection(metrics_settings, connection)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_on_connection(app, connection) as client:
         yield app, client
     await app.state.database.dispose()
 
