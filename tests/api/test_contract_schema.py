@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,16 @@ class TestDocumentedAnswers:
             assert "default" not in habit[kept], kept
 
 
+async def _teens_numeric_habit(connection: AsyncConnection, household: Household) -> uuid.UUID:
+    return await create_habit(
+        connection,
+        household.family_id,
+        household.teen_member,
+        measure=Measure.numeric(5),
+        start_date=local_today() - timedelta(days=3),
+    )
+
+
 class TestStrictInput:
     @pytest.mark.parametrize(
         "fields",
@@ -196,26 +207,14 @@ class TestStrictInput:
         household: Household,
         value: object,
     ) -> None:
-        habit = await create_habit(
-            connection,
-            household.family_id,
-            household.teen_member,
-            measure=Measure.numeric(5),
-            start_date=local_today() - timedelta(days=3),
-        )
+        habit = await _teens_numeric_habit(connection, household)
         response = await check_in(client, habit, local_today(), household.teen, value=value)
         assert_problem(response, 422, "validation_error")
 
     async def test_a_float_value_is_kept_to_three_places(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habit = await create_habit(
-            connection,
-            household.family_id,
-            household.teen_member,
-            measure=Measure.numeric(5),
-            start_date=local_today() - timedelta(days=3),
-        )
+        habit = await _teens_numeric_habit(connection, household)
         response = await check_in(client, habit, local_today(), household.teen, value=0.1 + 0.2)
         assert response.status_code == 201, response.text
         assert response.json()["value"] == 0.3
