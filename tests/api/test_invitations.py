@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
+from tests.support.api_calls import accept_invitation
 from tests.support.builders import (
     Person,
     add_member,
@@ -298,7 +299,7 @@ class TestRevoke:
         again = await client.delete(
             f"{_invitations(family_id)}/{invitation_id}", headers=owner.headers
         )
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        accepted = await accept_invitation(client, token, guest)
 
         assert revoked.status_code == 204
         assert again.status_code == 204
@@ -395,9 +396,7 @@ class TestAccept:
             _invitations(family_id), json={"role": "admin"}, headers=owner.headers
         )
 
-        response = await client.post(
-            ACCEPT, json={"token": created.json()["token"]}, headers=guest.headers
-        )
+        response = await accept_invitation(client, created.json()["token"], guest)
 
         assert response.status_code == 200
         body = response.json()
@@ -421,7 +420,7 @@ class TestAccept:
         family_id = await create_family(connection, owner)
         _, token = await create_invitation(connection, family_id)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert response.status_code == 200
         assert response.json()["membership"]["display_name"] == guest.email.split("@")[0]
@@ -433,9 +432,7 @@ class TestAccept:
     ) -> None:
         guest = await create_person(connection, "guest")
 
-        response = await client.post(
-            ACCEPT, json={"token": "lpi_" + "A" * 43}, headers=guest.headers
-        )
+        response = await accept_invitation(client, "lpi_" + "A" * 43, guest)
 
         assert_problem(response, 404, "invitation_not_found")
 
@@ -460,7 +457,7 @@ class TestAccept:
             {"id": invitation_id},
         )
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert_problem(response, 410, "invitation_expired")
         assert await _membership_of(connection, family_id, guest) is None
@@ -474,8 +471,8 @@ class TestAccept:
         _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
 
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=first.headers)
-        refused = await client.post(ACCEPT, json={"token": token}, headers=second.headers)
+        accepted = await accept_invitation(client, token, first)
+        refused = await accept_invitation(client, token, second)
 
         assert accepted.status_code == 200
         assert_problem(refused, 410, "invitation_used")
@@ -490,10 +487,7 @@ class TestAccept:
         family_id = await create_family(connection, owner)
         invitation_id, token = await create_invitation(connection, family_id, max_uses=3)
 
-        answers = [
-            await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
-            for guest in guests
-        ]
+        answers = [await accept_invitation(client, token, guest) for guest in guests]
 
         assert [answer.status_code for answer in answers[:3]] == [200, 200, 200]
         assert len({answer.json()["membership"]["id"] for answer in answers[:3]}) == 3
@@ -508,7 +502,7 @@ class TestAccept:
         member, member_id = await create_member(connection, family_id)
         invitation_id, token = await create_invitation(connection, family_id, role=MemberRole.ADMIN)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=member.headers)
+        response = await accept_invitation(client, token, member)
 
         assert response.status_code == 200
         assert response.json()["membership"]["id"] == str(member_id)
@@ -523,8 +517,8 @@ class TestAccept:
         _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
 
-        first = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
-        retry = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        first = await accept_invitation(client, token, guest)
+        retry = await accept_invitation(client, token, guest)
 
         assert first.status_code == retry.status_code == 200
         assert retry.json() == first.json()
@@ -542,9 +536,7 @@ class TestAccept:
             headers=owner.headers,
         )
 
-        response = await client.post(
-            ACCEPT, json={"token": created.json()["token"]}, headers=teen.headers
-        )
+        response = await accept_invitation(client, created.json()["token"], teen)
 
         assert response.status_code == 200
         membership = response.json()["membership"]
@@ -565,8 +557,8 @@ class TestAccept:
         _, first_token = await create_invitation(connection, family_id, member_id=kid_id)
         second_id, second_token = await create_invitation(connection, family_id, member_id=kid_id)
 
-        linked = await client.post(ACCEPT, json={"token": first_token}, headers=teen.headers)
-        refused = await client.post(ACCEPT, json={"token": second_token}, headers=impostor.headers)
+        linked = await accept_invitation(client, first_token, teen)
+        refused = await accept_invitation(client, second_token, impostor)
 
         assert linked.status_code == 200
         assert_problem(refused, 410, "invitation_used")
@@ -584,8 +576,8 @@ class TestAccept:
             connection, family_id, email=invited.email.upper(), max_uses=2
         )
 
-        refused = await client.post(ACCEPT, json={"token": token}, headers=other.headers)
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=invited.headers)
+        refused = await accept_invitation(client, token, other)
+        accepted = await accept_invitation(client, token, invited)
 
         assert_problem(refused, 403, "invitation_email_mismatch")
         assert await _membership_of(connection, family_id, other) is None
@@ -600,6 +592,6 @@ class TestAccept:
         _, token = await create_invitation(connection, family_id)
         await client.delete(f"/v1/families/{family_id}", headers=owner.headers)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert_problem(response, 404, "invitation_not_found")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.problem_codes import is_registered
 from tests.conftest import app_on_connection, client_on_connection, make_settings
-from tests.support.api_calls import post_habit
+from tests.support.api_calls import accept_invitation, post_habit
 from tests.support.builders import create_person
 from tests.support.habits import Household
 
@@ -83,11 +83,7 @@ async def test_joining_past_the_quota_is_refused_and_undone(
         json={"role": "member"},
         headers=household.owner.headers,
     )
-    accepted = await limited.post(
-        "/v1/invitations/accept",
-        json={"token": invitation.json()["token"]},
-        headers=joiner.headers,
-    )
+    accepted = await accept_invitation(limited, invitation.json()["token"], joiner)
     assert_quota(accepted, "family_quota_reached")
     sql = "select count(*) from family_members where family_id = :family and user_id = :user"
     assert await _count(connection, sql, family=household.family_id, user=joiner.user_id) == 0

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import MemberRole
-from tests.support.api_calls import check_in, post_habit
+from tests.support.api_calls import accept_invitation, check_in, post_habit
 from tests.support.builders import (
     Person,
     add_member,
@@ -184,11 +184,7 @@ class TestAccess:
         invitation = await live_client.post(
             f"/v1/families/{family_id}/invitations", json={"role": "admin"}, headers=parent.headers
         )
-        accepted = await live_client.post(
-            "/v1/invitations/accept",
-            json={"token": invitation.json()["token"]},
-            headers=grandpa.headers,
-        )
+        accepted = await accept_invitation(live_client, invitation.json()["token"], grandpa)
         assert accepted.status_code == 200
         changes, _ = await _sync_all(live_client, grandpa, cursor)
         assert _ids(changes, "family") == {family_id}

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import MemberRole
+from tests.support.api_calls import accept_invitation
 from tests.support.builders import (
     Person,
     add_member,
@@ -26,7 +27,6 @@ from tests.support.tenancy import assert_problem, create_invitation, owner_count
 pytestmark = pytest.mark.committing
 
 ROUNDS = 5
-ACCEPT = "/v1/invitations/accept"
 
 
 async def _fresh(live_connection: AsyncConnection, sql: str, **params: object) -> object:
@@ -48,9 +48,7 @@ class TestConcurrentAccept:
         invitation_id, token = await create_invitation(live_connection, family_id)
         await live_connection.commit()
 
-        answers = await asyncio.gather(
-            *(live_client.post(ACCEPT, json={"token": token}, headers=g.headers) for g in guests)
-        )
+        answers = await asyncio.gather(*(accept_invitation(live_client, token, g) for g in guests))
 
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [200, 410, 410, 410, 410], [a.text for a in answers]
@@ -87,7 +85,7 @@ class TestConcurrentAccept:
         await live_connection.commit()
 
         first, second = await asyncio.gather(
-            *(live_client.post(ACCEPT, json={"token": token}, headers=guest.headers) for _ in "ab")
+            *(accept_invitation(live_client, token, guest) for _ in "ab")
         )
 
         assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
@@ -405,10 +403,7 @@ class TestSameUserTwoInvitations:
             await live_connection.commit()
 
             answers = await asyncio.gather(
-                *(
-                    live_client.post(ACCEPT, json={"token": t}, headers=guest.headers)
-                    for t in tokens
-                )
+                *(accept_invitation(live_client, t, guest) for t in tokens)
             )
 
             assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
@@ -447,7 +442,7 @@ class TestFamilyDeletedWhileJoining:
 
             deleted, accepted = await asyncio.gather(
                 live_client.delete(f"/v1/families/{family_id}", headers=owner.headers),
-                live_client.post(ACCEPT, json={"token": token}, headers=guest.headers),
+                accept_invitation(live_client, token, guest),
             )
 
             assert deleted.status_code == 204, deleted.text

@@ -36,3 +36,12 @@ async def post_habit(
 ) -> httpx.Response:
     """The person's `POST` of a new habit (see `habits.habit_body`) to the family."""
     return await client.post(f"/v1/families/{family_id}/habits", json=body, headers=person.headers)
+
+
+async def accept_invitation(
+    client: httpx.AsyncClient, token: str, person: Person
+) -> httpx.Response:
+    """The person's `POST /v1/invitations/accept` of the invitation with this token."""
+    return await client.post(
+        "/v1/invitations/accept", json={"token": token}, headers=person.headers
+    )
