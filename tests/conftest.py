@@ -102,19 +102,24 @@ def app_on_connection(settings: Settings, connection: AsyncConnection) -> FastAP
     return app
 
 
-@pytest.fixture
-async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+def client_on_connection(app: FastAPI, connection: AsyncConnection) -> httpx.AsyncClient:
+    """A client of an app from `app_on_connection` (to be closed: `async with`, or `aclose`)."""
+
     async def back_to_owner(_: httpx.Response) -> None:
         # A request's `SET LOCAL ROLE loopin_api` outlives its savepoint inside the test's
         # outer transaction; the test's own set-up and checks run as the owner again.
         await connection.execute(text("reset role"))
 
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
         base_url="http://testserver",
         event_hooks={"response": [back_to_owner]},
-    ) as client:
+    )
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_on_connection(app, connection) as client:
         yield client
 
 

@@ -21,7 +21,7 @@ from app.core.security import TokenClaims, TokenVerifier
 from app.db.embedded_db import EmbeddedPostgres, free_port
 from app.seed import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
 from tests.support.databases import fetch
-from tests.support.processes import clean_env, loopin
+from tests.support.processes import clean_env, loopin, start_serve
 
 
 def run_loopin(
@@ -122,12 +122,8 @@ class TestServeWithBadDatabase:
     def test_one_line_at_start_and_503_from_ready(self) -> None:
         port = free_port()
         bad_url = f"postgresql://u:pw@127.0.0.1:{free_port()}/db"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            env={**os.environ, "DATABASE_URL": bad_url, "SUPABASE_JWT_SECRET": "x" * 40},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process = start_serve(
+            port, env={**os.environ, "DATABASE_URL": bad_url, "SUPABASE_JWT_SECRET": "x" * 40}
         )
         try:
             response = _wait_for(f"http://127.0.0.1:{port}/health/ready")
@@ -343,13 +339,7 @@ class TestEmbeddedDevelopment:
         api_port = free_port()
         log_path = tmp_path / "serve.log"
         with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+            process = start_serve(api_port, env=env, output=log)
         try:
             _wait_for(f"http://127.0.0.1:{api_port}/health")
             output = log_path.read_text()

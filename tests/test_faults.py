@@ -40,7 +40,7 @@ from app.db.embedded_db import EmbeddedPostgres
 from app.db.migrations import upgrade_to_head
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.support.builders import Person, create_family, create_person
+from tests.support.builders import Person, create_owned_family
 from tests.support.databases import embedded_test_server
 from tests.support.habits import Measure, create_habit, local_today, member_id_of
 from tests.support.pgbouncer import PgBouncer, find_pgbouncer, pgbouncer_process
@@ -94,8 +94,7 @@ async def build_household(database_url: str) -> Household:
     engine = create_async_engine(DatabaseUrl(database_url).sqlalchemy_url, poolclass=NullPool)
     try:
         async with engine.begin() as connection:
-            person = await create_person(connection, "parent")
-            family_id = await create_family(connection, person)
+            person, family_id = await create_owned_family(connection, "parent")
             member_id = await member_id_of(connection, family_id, person.user_id)
             habit_ids = [
                 await create_habit(

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
 
 from app.db.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, start_serve
 
 
 def test_production_log_is_json_lines_with_the_access_line(database_url: str) -> None:
@@ -27,13 +25,7 @@ def test_production_log_is_json_lines_with_the_access_line(database_url: str) ->
         SUPABASE_URL="https://loopin-test.supabase.co",
         JWT_ISSUER="https://loopin-test.supabase.co/auth/v1",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_serve(port, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -4,8 +4,6 @@ recorded (prometheus_client's multiprocess mode), and the API's port serves no m
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.db.embedded_db import free_port
 from tests.support.builders import TEST_JWT_SECRET
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, start_serve
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -40,13 +38,7 @@ def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_pat
         DATABASE_POOL_SIZE="3",
         LOG_LEVEL="WARNING",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_serve(api_port, "--workers", "2", env=env)
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     health = (("method", "GET"), ("route", "/health"), ("status", "200"))
     try:

@@ -8,7 +8,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ import asyncpg
 import httpx
 
 from app.db.embedded_db import EmbeddedPostgres, free_port
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, start_serve
 
 
 def wait_for(url: str, process: subprocess.Popen[str]) -> None:
@@ -58,13 +57,7 @@ def test_sigterm_finishes_the_request_in_flight_and_stops_embedded_postgres(
     api_port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_serve(api_port, env=env, output=log)
     try:
         wait_for(f"http://127.0.0.1:{api_port}/health", process)
         [curl] = [line for line in log_path.read_text().splitlines() if "curl -H" in line]

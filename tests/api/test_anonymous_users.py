@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.security import mint_token
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.builders import TEST_JWT_SECRET
 
 
@@ -43,8 +43,7 @@ async def accepting_client(
     database_url: str, connection: AsyncConnection
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = app_on_connection(make_settings(database_url, allow_anonymous_users=True), connection)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_on_connection(app, connection) as client:
         yield client
     await app.state.database.dispose()
 

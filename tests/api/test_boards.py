@@ -19,7 +19,13 @@ from app.models.enums import MemberRole
 from app.services import boards
 from app.services.boards import RECENT_DAYS
 from tests.conftest import StatementLog
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_family,
+    create_owned_family,
+    create_person,
+)
 from tests.support.habits import (
     Household,
     Measure,
@@ -365,8 +371,9 @@ class TestFamilyBoard:
     async def test_default_date_is_the_familys_today(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        parent = await create_person(connection, "parent")
-        family_id = await create_family(connection, parent, timezone="Pacific/Kiritimati")
+        parent, family_id = await create_owned_family(
+            connection, "parent", timezone="Pacific/Kiritimati"
+        )
 
         response = await client.get(f"/v1/families/{family_id}/board", headers=parent.headers)
 
@@ -477,8 +484,7 @@ class TestStatementBudget:
         connection: AsyncConnection,
         sql_statements: StatementLog,
     ) -> None:
-        small = await create_person(connection, "small")
-        family = await create_family(connection, small)
+        small, family = await create_owned_family(connection, "small")
         await create_habit(
             connection, family, await member_id_of(connection, family, small.user_id)
         )
@@ -504,8 +510,7 @@ class TestStatementBudget:
         connection: AsyncConnection,
         sql_statements: StatementLog,
     ) -> None:
-        small = await create_person(connection, "small")
-        small_family = await create_family(connection, small)
+        small, small_family = await create_owned_family(connection, "small")
         await create_habit(
             connection, small_family, await member_id_of(connection, small_family, small.user_id)
         )

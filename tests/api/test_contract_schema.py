@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.api.openapi_export import openapi_document
 from app.core.problem_codes import is_registered, registered
 from app.services.sync import TYPE_ORDER
+from tests.support.api_calls import check_in, post_habit
 from tests.support.habits import (
     Household,
     Measure,
@@ -167,6 +169,16 @@ class TestDocumentedAnswers:
             assert "default" not in habit[kept], kept
 
 
+async def _teens_numeric_habit(connection: AsyncConnection, household: Household) -> uuid.UUID:
+    return await create_habit(
+        connection,
+        household.family_id,
+        household.teen_member,
+        measure=Measure.numeric(5),
+        start_date=local_today() - timedelta(days=3),
+    )
+
+
 class TestStrictInput:
     @pytest.mark.parametrize(
         "fields",
@@ -195,35 +207,15 @@ class TestStrictInput:
         household: Household,
         value: object,
     ) -> None:
-        habit = await create_habit(
-            connection,
-            household.family_id,
-            household.teen_member,
-            measure=Measure.numeric(5),
-            start_date=local_today() - timedelta(days=3),
-        )
-        response = await client.put(
-            f"/v1/habits/{habit}/checkins/{local_today()}",
-            json={"status": "done", "value": value},
-            headers=household.teen.headers,
-        )
+        habit = await _teens_numeric_habit(connection, household)
+        response = await check_in(client, habit, local_today(), household.teen, value=value)
         assert_problem(response, 422, "validation_error")
 
     async def test_a_float_value_is_kept_to_three_places(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habit = await create_habit(
-            connection,
-            household.family_id,
-            household.teen_member,
-            measure=Measure.numeric(5),
-            start_date=local_today() - timedelta(days=3),
-        )
-        response = await client.put(
-            f"/v1/habits/{habit}/checkins/{local_today()}",
-            json={"status": "done", "value": 0.1 + 0.2},
-            headers=household.teen.headers,
-        )
+        habit = await _teens_numeric_habit(connection, household)
+        response = await check_in(client, habit, local_today(), household.teen, value=0.1 + 0.2)
         assert response.status_code == 201, response.text
         assert response.json()["value"] == 0.3
 
@@ -232,10 +224,11 @@ class TestPatchNullRule:
     async def test_null_clears_a_clearable_field(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        created = await client.post(
-            f"/v1/families/{household.family_id}/habits",
-            json=habit_body(household.teen_member, description="Before bed", color="#112233"),
-            headers=household.teen.headers,
+        created = await post_habit(
+            client,
+            household.family_id,
+            household.teen,
+            habit_body(household.teen_member, description="Before bed", color="#112233"),
         )
         habit = created.json()["id"]
         response = await client.patch(

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.roles import REQUEST_ROLE
+from tests.support.api_calls import check_in
 from tests.support.habits import build_household, create_habit, days_ago
 from tests.support.tenancy import assert_problem, scalar
 
@@ -43,11 +44,7 @@ async def test_hot_path_refusal_is_403(
     habit_id = await create_habit(connection, household.family_id, household.teen_member)
     await connection.execute(text(f"revoke insert on public.checkins from {REQUEST_ROLE}"))
 
-    response = await client.put(
-        f"/v1/habits/{habit_id}/checkins/{days_ago(1).isoformat()}",
-        json={"status": "done"},
-        headers=household.teen.headers,
-    )
+    response = await check_in(client, habit_id, days_ago(1).isoformat(), household.teen)
 
     assert_problem(response, 403, "permission_denied")
     count = await scalar(

@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
 from tests.conftest import StatementLog
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_family,
+    create_member,
+    create_owned_family,
+    create_person,
+)
 from tests.support.tenancy import assert_problem, create_invitation, member_roles, scalar
 
 
@@ -109,9 +116,8 @@ class TestCreate:
     async def test_id_of_another_users_family_is_409_without_leak(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        victim = await create_person(connection, "victim")
         intruder = await create_person(connection, "intruder")
-        family_id = await create_family(connection, victim, name="Secret Family")
+        _, family_id = await create_owned_family(connection, "victim", name="Secret Family")
 
         # Even the exact body of the existing family must not give it away.
         responses = [
@@ -158,9 +164,8 @@ class TestList:
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
         person = await create_person(connection, "ada")
-        stranger = await create_person(connection, "stranger")
         mine = await create_family(connection, person, name="Mine")
-        joined = await create_family(connection, stranger, name="Joined")
+        stranger, joined = await create_owned_family(connection, "stranger", name="Joined")
         joined_member = await add_member(connection, joined, person, MemberRole.ADMIN)
         await create_family(connection, stranger, name="Not mine")
 
@@ -296,10 +301,8 @@ class TestGet:
     async def test_member_reads_family_with_etag(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        person = await create_person(connection, "kid")
-        family_id = await create_family(connection, owner, name="Home", timezone="Asia/Tokyo")
-        member_id = await add_member(connection, family_id, person)
+        _, family_id = await create_owned_family(connection, name="Home", timezone="Asia/Tokyo")
+        person, member_id = await create_member(connection, family_id, "kid")
 
         response = await client.get(f"/v1/families/{family_id}", headers=person.headers)
 
@@ -312,9 +315,8 @@ class TestGet:
     async def test_outsider_gets_the_same_404_as_for_a_missing_family(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
 
         hidden = await client.get(f"/v1/families/{family_id}", headers=outsider.headers)
         missing = await client.get(f"/v1/families/{uuid.uuid4()}", headers=outsider.headers)
@@ -336,8 +338,7 @@ class TestUpdate:
     async def test_stale_if_match_is_412_and_nothing_changes(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Before")
+        owner, family_id = await create_owned_family(connection, name="Before")
         await client.patch(
             f"/v1/families/{family_id}", json={"name": "Second"}, headers=owner.headers
         )
@@ -356,8 +357,7 @@ class TestUpdate:
     async def test_current_if_match_updates_and_bumps_version(
         self, client: httpx.AsyncClient, connection: AsyncConnection, if_match: str
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Before")
+        owner, family_id = await create_owned_family(connection, name="Before")
 
         response = await client.patch(
             f"/v1/families/{family_id}",
@@ -377,8 +377,7 @@ class TestUpdate:
     async def test_version_in_body(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Before")
+        owner, family_id = await create_owned_family(connection, name="Before")
 
         current = await client.patch(
             f"/v1/families/{family_id}",
@@ -400,8 +399,7 @@ class TestUpdate:
     async def test_without_precondition_updates(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         first = await client.patch(
             f"/v1/families/{family_id}", json={"name": "A"}, headers=owner.headers
@@ -418,8 +416,7 @@ class TestUpdate:
     async def test_empty_change_keeps_version(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Same")
+        owner, family_id = await create_owned_family(connection, name="Same")
 
         response = await client.patch(
             f"/v1/families/{family_id}", json={}, headers={**owner.headers, "If-Match": '"1"'}
@@ -435,8 +432,7 @@ class TestUpdate:
     async def test_invalid_if_match_is_400_and_nothing_changes(
         self, client: httpx.AsyncClient, connection: AsyncConnection, if_match: str
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Before")
+        owner, family_id = await create_owned_family(connection, name="Before")
 
         response = await client.patch(
             f"/v1/families/{family_id}",
@@ -454,10 +450,8 @@ class TestUpdate:
     async def test_admin_may_update(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.patch(
             f"/v1/families/{family_id}", json={"name": "Renamed"}, headers=admin.headers
@@ -469,11 +463,9 @@ class TestUpdate:
     async def test_member_is_403_and_outsider_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner, name="Before")
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection, name="Before")
+        member, _ = await create_member(connection, family_id)
 
         as_member = await client.patch(
             f"/v1/families/{family_id}", json={"name": "X"}, headers=member.headers
@@ -490,8 +482,7 @@ class TestUpdate:
     async def test_version_beyond_any_issued_is_never_a_500(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner, name="Before")
+        owner, family_id = await create_owned_family(connection, name="Before")
 
         response = await client.patch(
             f"/v1/families/{family_id}",
@@ -510,8 +501,7 @@ class TestUpdate:
     async def test_invalid_changes_are_422(
         self, client: httpx.AsyncClient, connection: AsyncConnection, changes: dict[str, object]
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         response = await client.patch(
             f"/v1/families/{family_id}", json=changes, headers=owner.headers
@@ -524,10 +514,8 @@ class TestDelete:
     async def test_owner_deletes_family_with_everything_in_it(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        owner, family_id = await create_owned_family(connection)
+        await create_member(connection, family_id)
         await add_member(connection, family_id, None, display_name="Kid")
         await create_invitation(connection, family_id)
         other_family = await create_family(connection, owner, name="Other")
@@ -548,10 +536,8 @@ class TestDelete:
     async def test_admin_is_403_and_family_stays(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.delete(f"/v1/families/{family_id}", headers=admin.headers)
 
@@ -561,9 +547,8 @@ class TestDelete:
     async def test_outsider_is_404_and_family_stays(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
 
         response = await client.delete(f"/v1/families/{family_id}", headers=outsider.headers)
 

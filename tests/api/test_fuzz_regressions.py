@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.api_calls import post_habit
 from tests.support.habits import Household, create_habit, create_routine, habit_body
 from tests.support.tenancy import assert_problem
 
@@ -231,11 +232,7 @@ class TestWholeNumbers:
         body = habit_body(
             household.teen_member, schedule={"kind": "per_period", "times": 4.0, "period": "month"}
         )
-        response = await client.post(
-            f"/v1/families/{household.family_id}/habits",
-            json=body,
-            headers=household.teen.headers,
-        )
+        response = await post_habit(client, household.family_id, household.teen, body)
         assert response.status_code == 201, response.text
         assert response.json()["schedule"]["times"] == 4
 
@@ -247,11 +244,7 @@ class TestWholeNumbers:
             household.teen_member,
             schedule={"kind": "per_period", "times": times, "period": "month"},
         )
-        response = await client.post(
-            f"/v1/families/{household.family_id}/habits",
-            json=body,
-            headers=household.teen.headers,
-        )
+        response = await post_habit(client, household.family_id, household.teen, body)
         assert_problem(response, 422, "validation_error")
 
     def test_bounds_are_json_schema_bounds(self) -> None:
@@ -269,10 +262,11 @@ class TestRulesTheSchemaStates:
         assert create["then"]["required"] == ["target_value"]
 
     async def test_and_on_the_server(self, client: httpx.AsyncClient, household: Household) -> None:
-        response = await client.post(
-            f"/v1/families/{household.family_id}/habits",
-            json=habit_body(household.teen_member, type="numeric", unit="min"),
-            headers=household.teen.headers,
+        response = await post_habit(
+            client,
+            household.family_id,
+            household.teen,
+            habit_body(household.teen_member, type="numeric", unit="min"),
         )
         problem = assert_problem(response, 422, "validation_error")
         assert problem["errors"][0]["msg"] == "numeric habits need target_value > 0"

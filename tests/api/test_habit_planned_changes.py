@@ -9,7 +9,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.builders import create_family, create_person
+from tests.support.api_calls import post_habit
+from tests.support.builders import create_owned_family
 from tests.support.habits import (
     Household,
     Measure,
@@ -105,14 +106,14 @@ class TestSyncShowsTodaysVersion:
     async def test_a_planned_change_syncs_as_a_version_not_as_the_habit(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
-        parent = await create_person(live_connection, "parent")
-        family_id = await create_family(live_connection, parent)
+        parent, family_id = await create_owned_family(live_connection, "parent")
         await live_connection.commit()
         family = (await live_client.get(f"/v1/families/{family_id}", headers=parent.headers)).json()
-        created = await live_client.post(
-            f"/v1/families/{family_id}/habits",
-            json=habit_body(family["my_member_id"], type="numeric", target_value=10, unit="min"),
-            headers=parent.headers,
+        created = await post_habit(
+            live_client,
+            family_id,
+            parent,
+            habit_body(family["my_member_id"], type="numeric", target_value=10, unit="min"),
         )
         habit_id = created.json()["id"]
         next_week = local_today() + timedelta(days=7)

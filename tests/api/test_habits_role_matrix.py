@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.family_roles import Subject, TwoFamilies
 from tests.support.habits import create_checkin, create_habit, create_routine, days_ago
-from tests.support.tenancy import assert_problem
+from tests.support.tenancy import assert_answer, assert_problem
 
 
 class Caller(enum.StrEnum):
@@ -276,12 +276,7 @@ class TestHabitsRoleMatrix:
 
         response = await call(client, world, row, caller)
 
-        if expected.code is None:
-            assert response.status_code == expected.status, response.text
-        else:
-            assert_problem(response, expected.status, expected.code)
-        if expected.status == 401:
-            assert response.headers["www-authenticate"] == "Bearer"
+        assert_answer(response, expected.status, expected.code)
         if caller is Caller.OUTSIDER:
             assert world.secret not in response.text
         after = await habit_state(connection, world)

@@ -2,10 +2,20 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.db.embedded_db import free_port
 from app.main import create_app
 from tests.conftest import make_settings
+
+
+async def _ready(app: FastAPI) -> httpx.Response:
+    """`GET /health/ready` of an app started as a server starts it (its lifespan running)."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        return await client.get("/health/ready")
 
 
 class TestLive:
@@ -37,14 +47,7 @@ class TestReady:
     ) -> None:
         url = url_template.format(port=free_port())
         settings = make_settings(url, health_timeout_seconds=2)
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://t"
-            ) as client,
-        ):
-            response = await client.get("/health/ready")
+        response = await _ready(create_app(settings))
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
@@ -60,14 +63,7 @@ class TestReady:
         self, database_url: str, caplog: pytest.LogCaptureFixture
     ) -> None:
         settings = make_settings(database_url.rsplit("/", 1)[0] + "/no_such_database")
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://t"
-            ) as client,
-        ):
-            response = await client.get("/health/ready")
+        response = await _ready(create_app(settings))
         assert response.status_code == 503
         assert response.json()["detail"] == "database unavailable"
         assert "no_such_database" not in response.text

@@ -11,7 +11,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.api_calls import accept_invitation
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_family,
+    create_member,
+    create_owned_family,
+    create_person,
+)
 from tests.support.tenancy import assert_problem, create_invitation, member_roles, scalar
 
 ACCEPT = "/v1/invitations/accept"
@@ -24,6 +32,13 @@ def _invitations(family_id: uuid.UUID) -> str:
 async def _use_count(connection: AsyncConnection, invitation_id: uuid.UUID | str) -> int:
     count: int = await scalar(
         connection, "select use_count from invitations where id = :id", id=invitation_id
+    )
+    return count
+
+
+async def _invitation_count(connection: AsyncConnection, family_id: uuid.UUID) -> int:
+    count: int = await scalar(
+        connection, "select count(*) from invitations where family_id = :id", id=family_id
     )
     return count
 
@@ -44,8 +59,7 @@ class TestCreate:
     async def test_returns_a_strong_token_and_stores_only_its_hash(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         response = await client.post(
             _invitations(family_id), json={"role": "member"}, headers=owner.headers
@@ -71,8 +85,7 @@ class TestCreate:
     async def test_every_invitation_gets_its_own_token(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         tokens = {
             (
@@ -88,8 +101,7 @@ class TestCreate:
     async def test_options_are_kept(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.post(
@@ -117,10 +129,8 @@ class TestCreate:
     async def test_admin_cannot_invite_an_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        owner, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         as_admin = await client.post(
             _invitations(family_id), json={"role": "owner"}, headers=admin.headers
@@ -131,19 +141,14 @@ class TestCreate:
 
         assert_problem(as_admin, 403, "owner_required")
         assert as_owner.status_code == 201
-        count = await scalar(
-            connection, "select count(*) from invitations where family_id = :id", id=family_id
-        )
-        assert count == 1
+        assert await _invitation_count(connection, family_id) == 1
 
     async def test_member_is_403_and_outsider_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, _ = await create_member(connection, family_id)
 
         as_member = await client.post(
             _invitations(family_id), json={"role": "member"}, headers=member.headers
@@ -159,8 +164,7 @@ class TestCreate:
     async def test_retry_with_same_id_returns_it_without_token(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         data = {"id": str(uuid.uuid4()), "role": "member", "max_uses": 2}
 
         first = await client.post(_invitations(family_id), json=data, headers=owner.headers)
@@ -175,17 +179,13 @@ class TestCreate:
         assert retry.json()["token"] is None
         assert retry.json()["id"] == data["id"]
         assert_problem(changed, 409, "id_conflict")
-        count = await scalar(
-            connection, "select count(*) from invitations where family_id = :id", id=family_id
-        )
-        assert count == 1
+        assert await _invitation_count(connection, family_id) == 1
 
     async def test_id_of_another_familys_invitation_is_409(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        victim = await create_person(connection, "victim")
         owner = await create_person(connection, "owner")
-        victim_family = await create_family(connection, victim)
+        _, victim_family = await create_owned_family(connection, "victim")
         invitation_id, _ = await create_invitation(connection, victim_family)
         family_id = await create_family(connection, owner)
 
@@ -205,9 +205,8 @@ class TestCreate:
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
         owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
         family_id = await create_family(connection, owner)
-        login_member = await add_member(connection, family_id, member)
+        _, login_member = await create_member(connection, family_id)
         other_family = await create_family(connection, owner, name="Other")
         elsewhere = await add_member(connection, other_family, None, display_name="Kid")
 
@@ -240,8 +239,7 @@ class TestCreate:
     async def test_invalid_body_is_422(
         self, client: httpx.AsyncClient, connection: AsyncConnection, data: dict[str, object]
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         response = await client.post(_invitations(family_id), json=data, headers=owner.headers)
 
@@ -252,8 +250,7 @@ class TestList:
     async def test_shows_only_pending_invitations_and_never_tokens(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         pending_id, pending_token = await create_invitation(connection, family_id, max_uses=2)
         revoked_id, _ = await create_invitation(connection, family_id)
         await client.delete(f"{_invitations(family_id)}/{revoked_id}", headers=owner.headers)
@@ -279,10 +276,8 @@ class TestList:
     async def test_member_is_403(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, _ = await create_member(connection, family_id)
         await create_invitation(connection, family_id)
 
         response = await client.get(_invitations(family_id), headers=member.headers)
@@ -294,9 +289,8 @@ class TestRevoke:
     async def test_revoked_invitation_cannot_be_accepted(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         guest = await create_person(connection, "guest")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
 
         revoked = await client.delete(
@@ -305,7 +299,7 @@ class TestRevoke:
         again = await client.delete(
             f"{_invitations(family_id)}/{invitation_id}", headers=owner.headers
         )
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        accepted = await accept_invitation(client, token, guest)
 
         assert revoked.status_code == 204
         assert again.status_code == 204
@@ -316,10 +310,8 @@ class TestRevoke:
     async def test_unknown_or_other_familys_invitation_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        stranger = await create_person(connection, "stranger")
-        family_id = await create_family(connection, owner)
-        other_family = await create_family(connection, stranger, name="Other")
+        owner, family_id = await create_owned_family(connection)
+        _, other_family = await create_owned_family(connection, "stranger", name="Other")
         elsewhere, _ = await create_invitation(connection, other_family)
 
         unknown = await client.delete(
@@ -339,10 +331,8 @@ class TestRevoke:
     async def test_member_is_403(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, _ = await create_member(connection, family_id)
         invitation_id, _ = await create_invitation(connection, family_id)
 
         response = await client.delete(
@@ -378,8 +368,7 @@ class TestRevoke:
         revoker = owner
         family_id = await create_family(connection, owner)
         if revoker_role != MemberRole.OWNER:
-            revoker = await create_person(connection, "revoker")
-            await add_member(connection, family_id, revoker, revoker_role)
+            revoker, _ = await create_member(connection, family_id, "revoker", revoker_role)
         invitation_id, _ = await create_invitation(connection, family_id, role=invited_role)
 
         response = await client.delete(
@@ -401,16 +390,13 @@ class TestAccept:
     async def test_joins_the_family_with_the_invited_role(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         guest = await create_person(connection, "guest")
-        family_id = await create_family(connection, owner, name="Home")
+        owner, family_id = await create_owned_family(connection, name="Home")
         created = await client.post(
             _invitations(family_id), json={"role": "admin"}, headers=owner.headers
         )
 
-        response = await client.post(
-            ACCEPT, json={"token": created.json()["token"]}, headers=guest.headers
-        )
+        response = await accept_invitation(client, created.json()["token"], guest)
 
         assert response.status_code == 200
         body = response.json()
@@ -434,7 +420,7 @@ class TestAccept:
         family_id = await create_family(connection, owner)
         _, token = await create_invitation(connection, family_id)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert response.status_code == 200
         assert response.json()["membership"]["display_name"] == guest.email.split("@")[0]
@@ -446,9 +432,7 @@ class TestAccept:
     ) -> None:
         guest = await create_person(connection, "guest")
 
-        response = await client.post(
-            ACCEPT, json={"token": "lpi_" + "A" * 43}, headers=guest.headers
-        )
+        response = await accept_invitation(client, "lpi_" + "A" * 43, guest)
 
         assert_problem(response, 404, "invitation_not_found")
 
@@ -465,16 +449,15 @@ class TestAccept:
     async def test_expired_is_410(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         guest = await create_person(connection, "guest")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
         await connection.execute(
             text("update invitations set expires_at = now() - interval '1 second' where id = :id"),
             {"id": invitation_id},
         )
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert_problem(response, 410, "invitation_expired")
         assert await _membership_of(connection, family_id, guest) is None
@@ -483,14 +466,13 @@ class TestAccept:
     async def test_used_up_is_410(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         first = await create_person(connection, "first")
         second = await create_person(connection, "second")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
 
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=first.headers)
-        refused = await client.post(ACCEPT, json={"token": token}, headers=second.headers)
+        accepted = await accept_invitation(client, token, first)
+        refused = await accept_invitation(client, token, second)
 
         assert accepted.status_code == 200
         assert_problem(refused, 410, "invitation_used")
@@ -505,10 +487,7 @@ class TestAccept:
         family_id = await create_family(connection, owner)
         invitation_id, token = await create_invitation(connection, family_id, max_uses=3)
 
-        answers = [
-            await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
-            for guest in guests
-        ]
+        answers = [await accept_invitation(client, token, guest) for guest in guests]
 
         assert [answer.status_code for answer in answers[:3]] == [200, 200, 200]
         assert len({answer.json()["membership"]["id"] for answer in answers[:3]}) == 3
@@ -519,13 +498,11 @@ class TestAccept:
     async def test_already_a_member_gets_the_same_membership_without_using_it(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        member_id = await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, member_id = await create_member(connection, family_id)
         invitation_id, token = await create_invitation(connection, family_id, role=MemberRole.ADMIN)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=member.headers)
+        response = await accept_invitation(client, token, member)
 
         assert response.status_code == 200
         assert response.json()["membership"]["id"] == str(member_id)
@@ -536,13 +513,12 @@ class TestAccept:
     async def test_retrying_an_accepted_one_use_invitation_is_200(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         guest = await create_person(connection, "guest")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(connection, family_id)
 
-        first = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
-        retry = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        first = await accept_invitation(client, token, guest)
+        retry = await accept_invitation(client, token, guest)
 
         assert first.status_code == retry.status_code == 200
         assert retry.json() == first.json()
@@ -551,9 +527,8 @@ class TestAccept:
     async def test_member_id_links_the_login_to_the_managed_profile(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         teen = await create_person(connection, "teen")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         kid_id = await add_member(connection, family_id, None, display_name="Kiddo")
         created = await client.post(
             _invitations(family_id),
@@ -561,9 +536,7 @@ class TestAccept:
             headers=owner.headers,
         )
 
-        response = await client.post(
-            ACCEPT, json={"token": created.json()["token"]}, headers=teen.headers
-        )
+        response = await accept_invitation(client, created.json()["token"], teen)
 
         assert response.status_code == 200
         membership = response.json()["membership"]
@@ -577,16 +550,15 @@ class TestAccept:
     async def test_profile_that_got_a_login_meanwhile_is_410(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         teen = await create_person(connection, "teen")
         impostor = await create_person(connection, "impostor")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
         kid_id = await add_member(connection, family_id, None, display_name="Kiddo")
         _, first_token = await create_invitation(connection, family_id, member_id=kid_id)
         second_id, second_token = await create_invitation(connection, family_id, member_id=kid_id)
 
-        linked = await client.post(ACCEPT, json={"token": first_token}, headers=teen.headers)
-        refused = await client.post(ACCEPT, json={"token": second_token}, headers=impostor.headers)
+        linked = await accept_invitation(client, first_token, teen)
+        refused = await accept_invitation(client, second_token, impostor)
 
         assert linked.status_code == 200
         assert_problem(refused, 410, "invitation_used")
@@ -597,16 +569,15 @@ class TestAccept:
     async def test_email_bound_invitation_refuses_another_email(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         invited = await create_person(connection, "invited")
         other = await create_person(connection, "other")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
         invitation_id, token = await create_invitation(
             connection, family_id, email=invited.email.upper(), max_uses=2
         )
 
-        refused = await client.post(ACCEPT, json={"token": token}, headers=other.headers)
-        accepted = await client.post(ACCEPT, json={"token": token}, headers=invited.headers)
+        refused = await accept_invitation(client, token, other)
+        accepted = await accept_invitation(client, token, invited)
 
         assert_problem(refused, 403, "invitation_email_mismatch")
         assert await _membership_of(connection, family_id, other) is None
@@ -616,12 +587,11 @@ class TestAccept:
     async def test_invitation_of_a_deleted_family_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         guest = await create_person(connection, "guest")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         _, token = await create_invitation(connection, family_id)
         await client.delete(f"/v1/families/{family_id}", headers=owner.headers)
 
-        response = await client.post(ACCEPT, json={"token": token}, headers=guest.headers)
+        response = await accept_invitation(client, token, guest)
 
         assert_problem(response, 404, "invitation_not_found")

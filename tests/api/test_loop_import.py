@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.habits import Household, local_today
-from tests.support.loop_backups import loop_backup
+from tests.support.loop_backups import loop_backup, loop_habit
 
 TODAY = local_today()
 LONG_AGO = TODAY - timedelta(days=400)  # far outside the 30-day backfill window
@@ -73,17 +73,7 @@ async def checkins_of(
 
 
 def meditate(**columns: Any) -> dict[str, Any]:
-    return {
-        "id": 1,
-        "name": "Meditate",
-        "description": "Did you meditate?",
-        "freq_num": 1,
-        "freq_den": 1,
-        "archived": 0,
-        "position": 0,
-        "color": 7,
-        **columns,
-    }
+    return loop_habit(**{"color": 7, **columns})
 
 
 def run(**columns: Any) -> dict[str, Any]:

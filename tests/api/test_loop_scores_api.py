@@ -24,10 +24,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.habits import DAILY, Household, habit_body, local_today
 
 E = 1e-6  # BaseScoreListTest.E
@@ -203,15 +202,7 @@ async def long_backfill_app(
 async def loop_client(
     long_backfill_app: FastAPI, connection: AsyncConnection
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async def back_to_owner(_: httpx.Response) -> None:
-        await connection.execute(text("reset role"))  # as tests/conftest.py's client
-
-    transport = httpx.ASGITransport(app=long_backfill_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://testserver",
-        event_hooks={"response": [back_to_owner]},
-    ) as client:
+    async with client_on_connection(long_backfill_app, connection) as client:
         yield client
 
 

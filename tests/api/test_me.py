@@ -1,13 +1,43 @@
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
-from tests.support.builders import add_member, create_family, create_person
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_family,
+    create_member,
+    create_owned_family,
+    create_person,
+)
 from tests.support.tenancy import assert_problem, headers_with_claims, member_roles, scalar
+
+
+async def _assert_gone_and_owner_stays(
+    connection: AsyncConnection, person: Person, family_id: uuid.UUID
+) -> None:
+    """The person has no profile and no membership left; the family keeps only its owner."""
+    assert (
+        await scalar(
+            connection, "select count(*) from public.users where id = :id", id=person.user_id
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            connection,
+            "select count(*) from family_members where user_id = :id",
+            id=person.user_id,
+        )
+        == 0
+    )
+    assert list((await member_roles(connection, family_id)).values()) == ["owner"]
 
 
 class TestGet:
@@ -207,36 +237,19 @@ class TestDelete:
     async def test_deletes_profile_and_memberships(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        person = await create_person(connection, "leaver")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, person, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        person, _ = await create_member(connection, family_id, "leaver", MemberRole.ADMIN)
 
         response = await client.delete("/v1/me", headers=person.headers)
 
         assert response.status_code == 204
         assert response.content == b""
-        assert (
-            await scalar(
-                connection, "select count(*) from public.users where id = :id", id=person.user_id
-            )
-            == 0
-        )
-        assert (
-            await scalar(
-                connection,
-                "select count(*) from family_members where user_id = :id",
-                id=person.user_id,
-            )
-            == 0
-        )
-        assert list((await member_roles(connection, family_id)).values()) == ["owner"]
+        await _assert_gone_and_owner_stays(connection, person, family_id)
 
     async def test_deletes_families_where_the_caller_was_alone(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        person = await create_person(connection, "solo")
-        family_id = await create_family(connection, person)
+        person, family_id = await create_owned_family(connection, "solo")
 
         response = await client.delete("/v1/me", headers=person.headers)
 
@@ -249,10 +262,8 @@ class TestDelete:
     async def test_family_with_another_owner_survives(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        person = await create_person(connection, "leaver")
-        other = await create_person(connection, "other")
-        family_id = await create_family(connection, person)
-        other_member = await add_member(connection, family_id, other, MemberRole.OWNER)
+        person, family_id = await create_owned_family(connection, "leaver")
+        other, other_member = await create_member(connection, family_id, "other", MemberRole.OWNER)
         await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.delete("/v1/me", headers=person.headers)
@@ -291,10 +302,8 @@ class TestDelete:
     async def test_admin_of_family_does_not_block(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        person = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, person, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        person, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
         await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.delete("/v1/me", headers=person.headers)
@@ -310,29 +319,13 @@ class TestAuthUserDeleted:
     async def test_cascades_to_profile_and_memberships(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        person = await create_person(connection, "gone")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, person)
+        _, family_id = await create_owned_family(connection)
+        person, _ = await create_member(connection, family_id, "gone")
 
         await connection.execute(
             text("delete from auth.users where id = :id"), {"id": person.user_id}
         )
 
-        assert (
-            await scalar(
-                connection, "select count(*) from public.users where id = :id", id=person.user_id
-            )
-            == 0
-        )
-        assert (
-            await scalar(
-                connection,
-                "select count(*) from family_members where user_id = :id",
-                id=person.user_id,
-            )
-            == 0
-        )
-        assert list((await member_roles(connection, family_id)).values()) == ["owner"]
+        await _assert_gone_and_owner_stays(connection, person, family_id)
         response = await client.get("/v1/me", headers=person.headers)
         assert_problem(response, 401, "user_not_found")

@@ -8,7 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
 from tests.conftest import StatementLog
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.builders import (
+    add_member,
+    create_family,
+    create_member,
+    create_owned_family,
+    create_person,
+)
+from tests.support.habits import member_id_of
 from tests.support.tenancy import assert_problem, member_roles, scalar
 
 
@@ -20,26 +27,12 @@ def _member(family_id: uuid.UUID, member_id: uuid.UUID) -> str:
     return f"/v1/families/{family_id}/members/{member_id}"
 
 
-async def _owner_member_id(
-    connection: AsyncConnection, family_id: uuid.UUID, owner: Person
-) -> uuid.UUID:
-    member_id: uuid.UUID = await scalar(
-        connection,
-        "select id from family_members where family_id = :family and user_id = :user",
-        family=family_id,
-        user=owner.user_id,
-    )
-    return member_id
-
-
 class TestList:
     async def test_member_sees_everyone_including_managed_profiles(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        member_id = await add_member(connection, family_id, member, display_name="Bo")
+        _, family_id = await create_owned_family(connection)
+        member, member_id = await create_member(connection, family_id, display_name="Bo")
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.get(_members(family_id), headers=member.headers)
@@ -60,8 +53,7 @@ class TestList:
         connection: AsyncConnection,
         sql_statements: StatementLog,
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         counts = []
         for extra in (0, 5):
             for index in range(extra):
@@ -75,8 +67,7 @@ class TestList:
     async def test_pages_walk_all_members(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         for index in range(3):
             await add_member(connection, family_id, None, display_name=f"Kid {index}")
 
@@ -97,9 +88,8 @@ class TestList:
     async def test_outsider_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
 
         response = await client.get(_members(family_id), headers=outsider.headers)
 
@@ -110,10 +100,8 @@ class TestCreate:
     async def test_admin_creates_managed_profile(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.post(
             _members(family_id), json={"display_name": "  Little Tim "}, headers=admin.headers
@@ -132,10 +120,8 @@ class TestCreate:
     async def test_member_is_403(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, _ = await create_member(connection, family_id)
 
         response = await client.post(
             _members(family_id), json={"display_name": "Kid"}, headers=member.headers
@@ -147,9 +133,8 @@ class TestCreate:
     async def test_outsider_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
+        _, family_id = await create_owned_family(connection)
 
         response = await client.post(
             _members(family_id), json={"display_name": "Kid"}, headers=outsider.headers
@@ -161,8 +146,7 @@ class TestCreate:
     async def test_retry_with_same_id_returns_existing(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         data = {"id": str(uuid.uuid4()), "display_name": "Kid"}
 
         first = await client.post(_members(family_id), json=data, headers=owner.headers)
@@ -177,8 +161,7 @@ class TestCreate:
     async def test_same_id_with_different_body_is_409(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         member_id = str(uuid.uuid4())
         await client.post(
             _members(family_id),
@@ -201,9 +184,8 @@ class TestCreate:
     async def test_id_of_a_login_member_is_409(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         response = await client.post(
             _members(family_id),
@@ -217,11 +199,9 @@ class TestCreate:
     async def test_id_of_another_familys_member_is_409_without_leak(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        victim = await create_person(connection, "victim")
-        owner = await create_person(connection, "owner")
-        victim_family = await create_family(connection, victim)
+        _, victim_family = await create_owned_family(connection, "victim")
         secret_kid = await add_member(connection, victim_family, None, display_name="Secret Kid")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         responses = [
             await client.post(
@@ -254,8 +234,7 @@ class TestCreate:
     async def test_invalid_body_is_422(
         self, client: httpx.AsyncClient, connection: AsyncConnection, data: dict[str, str]
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
 
         response = await client.post(_members(family_id), json=data, headers=owner.headers)
 
@@ -266,10 +245,8 @@ class TestUpdate:
     async def test_owner_grants_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        admin_member = await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        owner, family_id = await create_owned_family(connection)
+        _, admin_member = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.patch(
             _member(family_id, admin_member), json={"role": "owner"}, headers=owner.headers
@@ -282,12 +259,9 @@ class TestUpdate:
     async def test_admin_promotes_member_to_admin_and_renames(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
-        member_id = await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
+        _, member_id = await create_member(connection, family_id)
 
         response = await client.patch(
             _member(family_id, member_id),
@@ -309,12 +283,9 @@ class TestUpdate:
         target_role: MemberRole,
         new_role: str,
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        target = await create_person(connection, "target")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
-        target_id = await add_member(connection, family_id, target, target_role)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
+        _, target_id = await create_member(connection, family_id, "target", target_role)
         before = await member_roles(connection, family_id)
 
         response = await client.patch(
@@ -327,10 +298,8 @@ class TestUpdate:
     async def test_admin_cannot_make_themselves_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        admin_member = await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        admin, admin_member = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.patch(
             _member(family_id, admin_member), json={"role": "owner"}, headers=admin.headers
@@ -342,10 +311,8 @@ class TestUpdate:
     async def test_member_cannot_change_roles(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        member_id = await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, member_id = await create_member(connection, family_id)
 
         response = await client.patch(
             _member(family_id, member_id), json={"role": "admin"}, headers=member.headers
@@ -358,8 +325,7 @@ class TestUpdate:
     async def test_managed_profile_stays_a_member(
         self, client: httpx.AsyncClient, connection: AsyncConnection, new_role: str
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.patch(
@@ -372,10 +338,9 @@ class TestUpdate:
     async def test_only_owner_demoting_themselves_is_409(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         await add_member(connection, family_id, None, display_name="Kid")
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         response = await client.patch(
             _member(family_id, owner_member), json={"role": "admin"}, headers=owner.headers
@@ -387,11 +352,9 @@ class TestUpdate:
     async def test_with_two_owners_one_may_step_down(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        other = await create_person(connection, "other")
-        family_id = await create_family(connection, owner)
-        other_member = await add_member(connection, family_id, other, MemberRole.OWNER)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        other, other_member = await create_member(connection, family_id, "other", MemberRole.OWNER)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         stepped_down = await client.patch(
             _member(family_id, owner_member), json={"role": "member"}, headers=owner.headers
@@ -410,9 +373,8 @@ class TestUpdate:
     async def test_same_role_is_a_no_op_even_for_the_last_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         response = await client.patch(
             _member(family_id, owner_member),
@@ -451,8 +413,7 @@ class TestUpdate:
     async def test_invalid_changes_are_422(
         self, client: httpx.AsyncClient, connection: AsyncConnection, changes: dict[str, str]
     ) -> None:
-        owner = await create_person(connection, "owner")
-        family_id = await create_family(connection, owner)
+        owner, family_id = await create_owned_family(connection)
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.patch(
@@ -466,12 +427,9 @@ class TestDelete:
     async def test_admin_removes_member(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
-        member_id = await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
+        member, member_id = await create_member(connection, family_id)
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         removed_member = await client.delete(_member(family_id, member_id), headers=admin.headers)
@@ -489,10 +447,8 @@ class TestDelete:
     async def test_member_leaves(
         self, client: httpx.AsyncClient, connection: AsyncConnection, role: MemberRole
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        member_id = await add_member(connection, family_id, member, role)
+        _, family_id = await create_owned_family(connection)
+        member, member_id = await create_member(connection, family_id, "member", role)
 
         response = await client.delete(_member(family_id, member_id), headers=member.headers)
 
@@ -502,10 +458,8 @@ class TestDelete:
     async def test_member_cannot_remove_others(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        member = await create_person(connection, "member")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, member)
+        _, family_id = await create_owned_family(connection)
+        member, _ = await create_member(connection, family_id)
         kid_id = await add_member(connection, family_id, None, display_name="Kid")
 
         response = await client.delete(_member(family_id, kid_id), headers=member.headers)
@@ -516,12 +470,9 @@ class TestDelete:
     async def test_admin_cannot_remove_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        other_owner = await create_person(connection, "other")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        other_member = await add_member(connection, family_id, other_owner, MemberRole.OWNER)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
+        _, family_id = await create_owned_family(connection)
+        _, other_member = await create_member(connection, family_id, "other", MemberRole.OWNER)
+        admin, _ = await create_member(connection, family_id, "admin", MemberRole.ADMIN)
 
         response = await client.delete(_member(family_id, other_member), headers=admin.headers)
 
@@ -531,11 +482,9 @@ class TestDelete:
     async def test_only_owner_leaving_is_409(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        admin = await create_person(connection, "admin")
-        family_id = await create_family(connection, owner)
-        await add_member(connection, family_id, admin, MemberRole.ADMIN)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        await create_member(connection, family_id, "admin", MemberRole.ADMIN)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         response = await client.delete(_member(family_id, owner_member), headers=owner.headers)
 
@@ -545,11 +494,9 @@ class TestDelete:
     async def test_with_two_owners_one_may_leave_but_not_both(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        other = await create_person(connection, "other")
-        family_id = await create_family(connection, owner)
-        other_member = await add_member(connection, family_id, other, MemberRole.OWNER)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        other, other_member = await create_member(connection, family_id, "other", MemberRole.OWNER)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         left = await client.delete(_member(family_id, owner_member), headers=owner.headers)
         last = await client.delete(_member(family_id, other_member), headers=other.headers)
@@ -561,10 +508,8 @@ class TestDelete:
     async def test_owner_removes_another_owner(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        other = await create_person(connection, "other")
-        family_id = await create_family(connection, owner)
-        other_member = await add_member(connection, family_id, other, MemberRole.OWNER)
+        owner, family_id = await create_owned_family(connection)
+        _, other_member = await create_member(connection, family_id, "other", MemberRole.OWNER)
 
         response = await client.delete(_member(family_id, other_member), headers=owner.headers)
 
@@ -574,10 +519,8 @@ class TestDelete:
     async def test_member_of_another_family_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
-        stranger = await create_person(connection, "stranger")
-        family_id = await create_family(connection, owner)
-        other_family = await create_family(connection, stranger, name="Other")
+        owner, family_id = await create_owned_family(connection)
+        _, other_family = await create_owned_family(connection, "stranger", name="Other")
         elsewhere = await add_member(connection, other_family, None, display_name="Kid")
 
         response = await client.delete(_member(family_id, elsewhere), headers=owner.headers)
@@ -588,10 +531,9 @@ class TestDelete:
     async def test_outsider_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection
     ) -> None:
-        owner = await create_person(connection, "owner")
         outsider = await create_person(connection, "outsider")
-        family_id = await create_family(connection, owner)
-        owner_member = await _owner_member_id(connection, family_id, owner)
+        owner, family_id = await create_owned_family(connection)
+        owner_member = await member_id_of(connection, family_id, owner.user_id)
 
         response = await client.delete(_member(family_id, owner_member), headers=outsider.headers)
 

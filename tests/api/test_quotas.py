@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.problem_codes import is_registered
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
+from tests.support.api_calls import accept_invitation, post_habit
 from tests.support.builders import create_person
 from tests.support.habits import Household
 
@@ -34,14 +35,7 @@ async def limited(
         max_versions_per_habit=LIMIT,
     )
     app = app_on_connection(settings, connection)
-
-    async def back_to_owner(_: httpx.Response) -> None:
-        await connection.execute(text("reset role"))
-
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", event_hooks={"response": [back_to_owner]}
-    ) as client:
+    async with client_on_connection(app, connection) as client:
         yield client
     await app.state.database.dispose()
 
@@ -89,11 +83,7 @@ async def test_joining_past_the_quota_is_refused_and_undone(
         json={"role": "member"},
         headers=household.owner.headers,
     )
-    accepted = await limited.post(
-        "/v1/invitations/accept",
-        json={"token": invitation.json()["token"]},
-        headers=joiner.headers,
-    )
+    accepted = await accept_invitation(limited, invitation.json()["token"], joiner)
     assert_quota(accepted, "family_quota_reached")
     sql = "select count(*) from family_members where family_id = :family and user_id = :user"
     assert await _count(connection, sql, family=household.family_id, user=joiner.user_id) == 0
@@ -160,14 +150,15 @@ async def test_pending_invitations_per_family(
 
 
 async def test_versions_per_habit(limited: httpx.AsyncClient, household: Household) -> None:
-    created = await limited.post(
-        f"/v1/families/{household.family_id}/habits",
-        json={
+    created = await post_habit(
+        limited,
+        household.family_id,
+        household.owner,
+        {
             "name": "Walk",
             "assignee_id": str(household.teen_member),
             "schedule": {"kind": "daily"},
         },
-        headers=household.owner.headers,
     )
     habit = f"/v1/habits/{created.json()['id']}"
     weekdays = {"schedule": {"kind": "weekdays", "weekdays": [1, 3, 5]}}

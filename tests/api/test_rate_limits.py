@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.roles import REQUEST_ROLE
 from app.services.sync import Cursor
-from tests.conftest import app_on_connection, make_settings
+from tests.conftest import app_on_connection, client_on_connection, make_settings
 from tests.support.builders import create_person
 from tests.support.habits import Household, create_habit, days_ago
 
@@ -39,19 +39,8 @@ async def clients(
     limited_app: Callable[[], FastAPI], connection: AsyncConnection
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """Two instances of the app (two workers, or two replicas) on the same database."""
-
-    async def back_to_owner(_: httpx.Response) -> None:
-        await connection.execute(text("reset role"))
-
     apps = [limited_app(), limited_app()]
-    made = [
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://testserver",
-            event_hooks={"response": [back_to_owner]},
-        )
-        for app in apps
-    ]
+    made = [client_on_connection(app, connection) for app in apps]
     yield made[0], made[1]
     for client, app in zip(made, apps, strict=True):
         await client.aclose()

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.support.family_roles import Subject, TwoFamilies, stored_state
-from tests.support.tenancy import assert_problem
+from tests.support.tenancy import assert_answer, assert_problem
 
 
 @dataclass(frozen=True)
@@ -194,12 +194,7 @@ class TestRoleMatrix:
 
         response = await call(client, two_families, row, subject)
 
-        if expected.code is None:
-            assert response.status_code == expected.status, response.text
-        else:
-            assert_problem(response, expected.status, expected.code)
-        if expected.status == 401:
-            assert response.headers["www-authenticate"] == "Bearer"
+        assert_answer(response, expected.status, expected.code)
         after = await stored_state(connection, two_families)
         if row.changes_data(subject):
             assert after != before

@@ -35,6 +35,17 @@ async def teen_habits(
     ]
 
 
+async def teen_routine(
+    connection: AsyncConnection, household: Household, habit_count: int = 1
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A routine of the teen's over `habit_count` new habits of theirs: `(routine_id, habits)`."""
+    habits = await teen_habits(connection, household, habit_count)
+    routine_id = await create_routine(
+        connection, household.family_id, household.teen_member, habits
+    )
+    return routine_id, habits
+
+
 async def stored_routines(connection: AsyncConnection, household: Household) -> int:
     count: int = await scalar(
         connection, "select count(*) from routines where family_id = :f", f=household.family_id
@@ -313,10 +324,7 @@ class TestUpdateRoutine:
     async def test_schedule_change_is_a_version_with_the_same_items(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habits = await teen_habits(connection, household, 2)
-        routine_id = await create_routine(
-            connection, household.family_id, household.teen_member, habits
-        )
+        routine_id, habits = await teen_routine(connection, household, 2)
 
         response = await client.patch(
             f"/v1/routines/{routine_id}",
@@ -337,10 +345,7 @@ class TestUpdateRoutine:
     async def test_rename_is_not_a_new_version(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habits = await teen_habits(connection, household, 1)
-        routine_id = await create_routine(
-            connection, household.family_id, household.teen_member, habits
-        )
+        routine_id, _ = await teen_routine(connection, household)
 
         response = await client.patch(
             f"/v1/routines/{routine_id}",
@@ -420,10 +425,7 @@ class TestRoutineVersions:
     async def test_unknown_version_number_is_404(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habits = await teen_habits(connection, household, 1)
-        routine_id = await create_routine(
-            connection, household.family_id, household.teen_member, habits
-        )
+        routine_id, _ = await teen_routine(connection, household)
 
         missing = await client.get(
             f"/v1/routines/{routine_id}/versions/2", headers=household.teen.headers
@@ -438,10 +440,7 @@ class TestRoutineVersions:
     async def test_outsider_gets_404_for_versions(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habits = await teen_habits(connection, household, 1)
-        routine_id = await create_routine(
-            connection, household.family_id, household.teen_member, habits
-        )
+        routine_id, _ = await teen_routine(connection, household)
 
         listed = await client.get(
             f"/v1/routines/{routine_id}/versions", headers=household.outsider.headers
@@ -458,10 +457,7 @@ class TestDeleteRoutine:
     async def test_deleted_routine_is_gone(
         self, client: httpx.AsyncClient, connection: AsyncConnection, household: Household
     ) -> None:
-        habits = await teen_habits(connection, household, 1)
-        routine_id = await create_routine(
-            connection, household.family_id, household.teen_member, habits
-        )
+        routine_id, habits = await teen_routine(connection, household)
 
         response = await client.delete(f"/v1/routines/{routine_id}", headers=household.teen.headers)
 

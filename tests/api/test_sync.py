@@ -12,7 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import MemberRole
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.api_calls import accept_invitation, check_in, post_habit
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_owned_family,
+    create_person,
+)
 from tests.support.sync_client import applied as _applied
 from tests.support.sync_client import sync_all as _sync_all
 
@@ -26,19 +32,19 @@ def _ids(changes: list[dict[str, Any]], kind: str) -> set[str]:
 async def _family_with_habit(
     client: httpx.AsyncClient, connection: AsyncConnection
 ) -> tuple[Person, str, str, str]:
-    parent = await create_person(connection, "parent")
-    family_id = await create_family(connection, parent)
+    parent, family_id = await create_owned_family(connection, "parent")
     await connection.commit()
     family = (await client.get(f"/v1/families/{family_id}", headers=parent.headers)).json()
-    habit = await client.post(
-        f"/v1/families/{family_id}/habits",
-        json={
+    habit = await post_habit(
+        client,
+        family_id,
+        parent,
+        {
             "name": "Read",
             "assignee_id": family["my_member_id"],
             "schedule": {"kind": "daily"},
             "start_date": str(TODAY - timedelta(days=10)),
         },
-        headers=parent.headers,
     )
     assert habit.status_code == 201
     return parent, str(family_id), family["my_member_id"], habit.json()["id"]
@@ -52,11 +58,7 @@ class TestFromScratch:
             live_client, live_connection
         )
         for days_ago in (2, 1):
-            await live_client.put(
-                f"/v1/habits/{habit_id}/checkins/{TODAY - timedelta(days=days_ago)}",
-                json={"status": "done"},
-                headers=parent.headers,
-            )
+            await check_in(live_client, habit_id, TODAY - timedelta(days=days_ago), parent)
         await live_client.patch(
             f"/v1/habits/{habit_id}", json={"name": "Read more"}, headers=parent.headers
         )
@@ -99,11 +101,7 @@ class TestIncremental:
     ) -> None:
         parent, _, _, habit_id = await _family_with_habit(live_client, live_connection)
         for days_ago in range(6):
-            await live_client.put(
-                f"/v1/habits/{habit_id}/checkins/{TODAY - timedelta(days=days_ago)}",
-                json={"status": "done"},
-                headers=parent.headers,
-            )
+            await check_in(live_client, habit_id, TODAY - timedelta(days=days_ago), parent)
         whole, _ = await _sync_all(live_client, parent)
         paged, _ = await _sync_all(live_client, parent, limit=2)
         assert {(c["type"], c["id"]) for c in paged} == {(c["type"], c["id"]) for c in whole}
@@ -139,11 +137,7 @@ class TestLateCommits:
                 ),
                 {"habit": habit_id, "family": family_id, "day": TODAY - timedelta(days=3)},
             )
-            quick = await live_client.put(
-                f"/v1/habits/{habit_id}/checkins/{TODAY}",
-                json={"status": "done"},
-                headers=parent.headers,
-            )
+            quick = await check_in(live_client, habit_id, TODAY, parent)
             assert quick.status_code == 201
             during, cursor = await _sync_all(live_client, parent, cursor)
             await slow.commit()
@@ -190,11 +184,7 @@ class TestAccess:
         invitation = await live_client.post(
             f"/v1/families/{family_id}/invitations", json={"role": "admin"}, headers=parent.headers
         )
-        accepted = await live_client.post(
-            "/v1/invitations/accept",
-            json={"token": invitation.json()["token"]},
-            headers=grandpa.headers,
-        )
+        accepted = await accept_invitation(live_client, invitation.json()["token"], grandpa)
         assert accepted.status_code == 200
         changes, _ = await _sync_all(live_client, grandpa, cursor)
         assert _ids(changes, "family") == {family_id}

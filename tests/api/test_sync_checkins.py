@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import StatementLog
-from tests.support.builders import Person, create_family, create_person
+from tests.support.api_calls import post_habit
+from tests.support.builders import Person, create_owned_family, create_person
 
 TODAY = datetime.now(UTC).date()  # the family below lives in UTC
 
@@ -18,20 +19,20 @@ TODAY = datetime.now(UTC).date()  # the family below lives in UTC
 async def _family_with_habits(
     client: httpx.AsyncClient, connection: AsyncConnection, count: int
 ) -> tuple[Person, list[str]]:
-    parent = await create_person(connection, "parent")
-    family_id = await create_family(connection, parent)
+    parent, family_id = await create_owned_family(connection, "parent")
     family = (await client.get(f"/v1/families/{family_id}", headers=parent.headers)).json()
     habit_ids = []
     for number in range(count):
-        response = await client.post(
-            f"/v1/families/{family_id}/habits",
-            json={
+        response = await post_habit(
+            client,
+            family_id,
+            parent,
+            {
                 "name": f"Habit {number}",
                 "assignee_id": family["my_member_id"],
                 "schedule": {"kind": "daily"},
                 "start_date": str(TODAY - timedelta(days=20)),
             },
-            headers=parent.headers,
         )
         assert response.status_code == 201, response.text
         habit_ids.append(response.json()["id"])

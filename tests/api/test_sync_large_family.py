@@ -18,7 +18,11 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
-from tests.support.builders import add_member, create_family, create_person
+from tests.support.builders import (
+    add_member,
+    create_member,
+    create_owned_family,
+)
 from tests.support.habits import create_habit, local_today
 from tests.support.sync_client import applied as _applied
 
@@ -49,8 +53,7 @@ def statements_per_request(app: FastAPI) -> Iterator[list[int]]:
 async def test_a_family_with_years_of_checkins_syncs_from_zero_in_bounded_pages(
     live_app: FastAPI, live_client: httpx.AsyncClient, live_connection: AsyncConnection
 ) -> None:
-    parent = await create_person(live_connection, "parent")
-    family_id = await create_family(live_connection, parent)
+    _, family_id = await create_owned_family(live_connection, "parent")
     member_id = await add_member(live_connection, family_id, None, display_name="Kid")
     start = local_today() - timedelta(days=DAYS)
     for number in range(HABITS):
@@ -67,8 +70,7 @@ async def test_a_family_with_years_of_checkins_syncs_from_zero_in_bounded_pages(
         {"start": start, "days": DAYS, "family": family_id},
     )
     # The grandparent joins years later and syncs from zero.
-    grandpa = await create_person(live_connection, "grandpa")
-    await add_member(live_connection, family_id, grandpa, MemberRole.ADMIN)
+    grandpa, _ = await create_member(live_connection, family_id, "grandpa", MemberRole.ADMIN)
     await live_connection.commit()
 
     changes: list[dict[str, Any]] = []
@@ -107,8 +109,7 @@ async def test_pages_of_large_entities_stop_short_of_a_megabyte(
     """Check-ins with 1000-character notes (4 bytes each in UTF-8): a page of 1000 would be
     4 MB. Through the log (the parent) and the joined family's snapshot (the grandparent),
     every page stays under 1 MB and every check-in arrives."""
-    parent = await create_person(live_connection, "parent")
-    family_id = await create_family(live_connection, parent)
+    parent, family_id = await create_owned_family(live_connection, "parent")
     member_id = await add_member(live_connection, family_id, None, display_name="Kid")
     start = local_today() - timedelta(days=1_200)
     habit_id = await create_habit(live_connection, family_id, member_id, start_date=start)
@@ -120,8 +121,7 @@ async def test_pages_of_large_entities_stop_short_of_a_megabyte(
         ),
         {"habit": habit_id, "family": family_id, "start": start},
     )
-    grandpa = await create_person(live_connection, "grandpa")
-    await add_member(live_connection, family_id, grandpa, MemberRole.ADMIN)
+    grandpa, _ = await create_member(live_connection, family_id, "grandpa", MemberRole.ADMIN)
     await live_connection.commit()
 
     for person in (parent, grandpa):

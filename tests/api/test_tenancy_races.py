@@ -14,13 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import MemberRole
-from tests.support.builders import Person, add_member, create_family, create_person
+from tests.support.api_calls import accept_invitation
+from tests.support.builders import (
+    Person,
+    add_member,
+    create_member,
+    create_owned_family,
+    create_person,
+)
 from tests.support.tenancy import assert_problem, create_invitation, owner_count, scalar
 
 pytestmark = pytest.mark.committing
 
 ROUNDS = 5
-ACCEPT = "/v1/invitations/accept"
 
 
 async def _fresh(live_connection: AsyncConnection, sql: str, **params: object) -> object:
@@ -34,8 +40,7 @@ class TestConcurrentAccept:
     async def test_one_use_invitation_admits_exactly_one_of_five(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        _, family_id = await create_owned_family(live_connection)
         guests = [
             await create_person(live_connection, f"guest{index}", provisioned=False)
             for index in range(5)
@@ -43,9 +48,7 @@ class TestConcurrentAccept:
         invitation_id, token = await create_invitation(live_connection, family_id)
         await live_connection.commit()
 
-        answers = await asyncio.gather(
-            *(live_client.post(ACCEPT, json={"token": token}, headers=g.headers) for g in guests)
-        )
+        answers = await asyncio.gather(*(accept_invitation(live_client, token, g) for g in guests))
 
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [200, 410, 410, 410, 410], [a.text for a in answers]
@@ -74,8 +77,7 @@ class TestConcurrentAccept:
     async def test_same_user_accepting_twice_at_once_joins_once(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection, max_uses: int
     ) -> None:
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        _, family_id = await create_owned_family(live_connection)
         guest = await create_person(live_connection, "guest", provisioned=False)
         invitation_id, token = await create_invitation(
             live_connection, family_id, max_uses=max_uses
@@ -83,7 +85,7 @@ class TestConcurrentAccept:
         await live_connection.commit()
 
         first, second = await asyncio.gather(
-            *(live_client.post(ACCEPT, json={"token": token}, headers=guest.headers) for _ in "ab")
+            *(accept_invitation(live_client, token, guest) for _ in "ab")
         )
 
         assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
@@ -111,10 +113,8 @@ class Owners:
 
 async def _two_owners(live_connection: AsyncConnection) -> Owners:
     """A family with exactly two owners and a managed profile, committed."""
-    b = await create_person(live_connection, "owner-b")
-    a = await create_person(live_connection, "owner-a")
-    family_id = await create_family(live_connection, b)
-    a_member = await add_member(live_connection, family_id, a, MemberRole.OWNER)
+    b, family_id = await create_owned_family(live_connection, "owner-b")
+    a, a_member = await create_member(live_connection, family_id, "owner-a", MemberRole.OWNER)
     await add_member(live_connection, family_id, None, display_name="Kid")
     b_member = await scalar(
         live_connection,
@@ -323,6 +323,18 @@ class TestCommitBeforeResponse:
         )
 
 
+async def _sent_twice_at_once(
+    client: httpx.AsyncClient, path: str, data: dict[str, str], person: Person
+) -> list[httpx.Response]:
+    """The same create `POST`ed twice at once: one attempt creates (201), the other finds
+    what it created (200)."""
+    answers = await asyncio.gather(
+        *(client.post(path, json=data, headers=person.headers) for _ in "ab")
+    )
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    return answers
+
+
 class TestConcurrentRetriedCreate:
     """An offline client retries a create while the first attempt is still in flight: both
     attempts carry the same id and body, and both must succeed with one resource."""
@@ -335,11 +347,8 @@ class TestConcurrentRetriedCreate:
         for _ in range(ROUNDS):
             data = {"id": str(uuid.uuid4()), "name": "Lovelaces"}
 
-            answers = await asyncio.gather(
-                *(live_client.post("/v1/families", json=data, headers=person.headers) for _ in "ab")
-            )
+            answers = await _sent_twice_at_once(live_client, "/v1/families", data, person)
 
-            assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
             assert answers[0].json() == answers[1].json()
             assert (
                 await _fresh(
@@ -353,43 +362,29 @@ class TestConcurrentRetriedCreate:
     async def test_managed_profile(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        owner, family_id = await create_owned_family(live_connection)
         await live_connection.commit()
         for _ in range(ROUNDS):
             data = {"id": str(uuid.uuid4()), "display_name": "Kid"}
 
-            answers = await asyncio.gather(
-                *(
-                    live_client.post(
-                        f"/v1/families/{family_id}/members", json=data, headers=owner.headers
-                    )
-                    for _ in "ab"
-                )
+            answers = await _sent_twice_at_once(
+                live_client, f"/v1/families/{family_id}/members", data, owner
             )
 
-            assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
             assert answers[0].json() == answers[1].json()
 
     async def test_invitation(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        owner, family_id = await create_owned_family(live_connection)
         await live_connection.commit()
         for _ in range(ROUNDS):
             data = {"id": str(uuid.uuid4()), "role": "member"}
 
-            answers = await asyncio.gather(
-                *(
-                    live_client.post(
-                        f"/v1/families/{family_id}/invitations", json=data, headers=owner.headers
-                    )
-                    for _ in "ab"
-                )
+            answers = await _sent_twice_at_once(
+                live_client, f"/v1/families/{family_id}/invitations", data, owner
             )
 
-            assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
             created = next(a.json() for a in answers if a.status_code == 201)
             retried = next(a.json() for a in answers if a.status_code == 200)
             assert created["token"]
@@ -400,8 +395,7 @@ class TestSameUserTwoInvitations:
     async def test_accepting_two_invitations_to_one_family_at_once_joins_once(
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        _, family_id = await create_owned_family(live_connection)
         guest = await create_person(live_connection, "guest")
         await live_connection.commit()
         for _ in range(ROUNDS):
@@ -409,10 +403,7 @@ class TestSameUserTwoInvitations:
             await live_connection.commit()
 
             answers = await asyncio.gather(
-                *(
-                    live_client.post(ACCEPT, json={"token": t}, headers=guest.headers)
-                    for t in tokens
-                )
+                *(accept_invitation(live_client, t, guest) for t in tokens)
             )
 
             assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
@@ -444,15 +435,14 @@ class TestFamilyDeletedWhileJoining:
         self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
     ) -> None:
         for _ in range(ROUNDS):
-            owner = await create_person(live_connection, "owner")
             guest = await create_person(live_connection, "guest")
-            family_id = await create_family(live_connection, owner)
+            owner, family_id = await create_owned_family(live_connection)
             _, token = await create_invitation(live_connection, family_id)
             await live_connection.commit()
 
             deleted, accepted = await asyncio.gather(
                 live_client.delete(f"/v1/families/{family_id}", headers=owner.headers),
-                live_client.post(ACCEPT, json={"token": token}, headers=guest.headers),
+                accept_invitation(live_client, token, guest),
             )
 
             assert deleted.status_code == 204, deleted.text
@@ -473,9 +463,8 @@ class TestFamilyDeletedWhileJoining:
         """The held transaction takes the locks in the order `accept_invitation()` does: the
         invitation, then (inserting the membership) the family's key. Deleting the family
         meanwhile must wait for it rather than deadlock."""
-        owner = await create_person(live_connection, "owner")
         guest = await create_person(live_connection, "guest")
-        family_id = await create_family(live_connection, owner)
+        owner, family_id = await create_owned_family(live_connection)
         invitation_id, _ = await create_invitation(live_connection, family_id)
         await live_connection.commit()
         await live_connection.execute(
@@ -520,8 +509,7 @@ class TestProfileRemovedWhileJoining:
         """The held transaction takes the locks in the order `accept_invitation()` does: the
         invitation, then the family. Removing the profile the invitation is bound to (which
         deletes the invitation with it) must wait for it rather than deadlock."""
-        owner = await create_person(live_connection, "owner")
-        family_id = await create_family(live_connection, owner)
+        owner, family_id = await create_owned_family(live_connection)
         kid_id = await add_member(live_connection, family_id, None, display_name="Kid")
         invitation_id, _ = await create_invitation(live_connection, family_id, member_id=kid_id)
         await live_connection.commit()

@@ -20,8 +20,8 @@ from app.core.config import Settings
 from app.core.metrics import sample_pool
 from app.db.database import Database
 from app.main import create_app
-from tests.conftest import app_on_connection, make_settings
-from tests.support.builders import create_family, create_person
+from tests.conftest import app_on_connection, client_on_connection, make_settings
+from tests.support.builders import create_family, create_owned_family, create_person
 from tests.support.sync_client import sync_all
 
 
@@ -39,8 +39,7 @@ async def metered_client(
     metrics_settings: Settings, connection: AsyncConnection
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = app_on_connection(metrics_settings, connection)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_on_connection(app, connection) as client:
         yield app, client
     await app.state.database.dispose()
 
@@ -165,8 +164,7 @@ async def test_sync_page_and_batch_sizes(
     metered_live_client: httpx.AsyncClient, live_connection: AsyncConnection
 ) -> None:
     client = metered_live_client
-    parent = await create_person(live_connection, "parent")
-    family_id = await create_family(live_connection, parent)
+    parent, family_id = await create_owned_family(live_connection, "parent")
     await live_connection.commit()
     family = (await client.get(f"/v1/families/{family_id}", headers=parent.headers)).json()
     today = datetime.now(UTC).date()

@@ -26,7 +26,7 @@ from app.core.config import LogFormat, Settings
 from app.core.logging import configure_logging
 from app.core.request_context import UserPseudonyms
 from tests.conftest import make_settings
-from tests.support.builders import create_family, create_person
+from tests.support.builders import create_family, create_owned_family, create_person
 
 
 class CapturedLog:
@@ -90,8 +90,7 @@ async def test_access_line_has_id_route_status_duration_and_pseudonym(
     settings: Settings,
     json_log: CapturedLog,
 ) -> None:
-    ada = await create_person(connection, "ada")
-    family_id = await create_family(connection, ada)
+    ada, family_id = await create_owned_family(connection, "ada")
 
     response = await client.get(
         f"/v1/families/{family_id}", headers={**ada.headers, "X-Request-ID": "edge-7f3a:42"}

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.builders import Person, create_family, create_person
+from tests.support.api_calls import check_in
+from tests.support.builders import Person, create_owned_family
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,8 +31,7 @@ async def backends(connection: AsyncConnection) -> set[int]:
 
 
 async def owner_with_family(connection: AsyncConnection) -> tuple[Person, uuid.UUID]:
-    owner = await create_person(connection, "owner")
-    family_id = await create_family(connection, owner)
+    owner, family_id = await create_owned_family(connection)
     await connection.commit()
     return owner, family_id
 
@@ -101,11 +101,7 @@ async def test_what_a_request_wrote_is_committed_before_the_answer(
     )
     await live_connection.commit()
 
-    answer = await live_client.put(
-        f"/v1/habits/{habit_id}/checkins/{await yesterday(live_connection)}",
-        json={"status": "done"},
-        headers=owner.headers,
-    )
+    answer = await check_in(live_client, habit_id, await yesterday(live_connection), owner)
 
     assert answer.status_code == 201, answer.text
     stored = await live_connection.scalar(

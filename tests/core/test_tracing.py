@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.config import Settings
 from app.core.request_context import UserPseudonyms
 from app.core.tracing import install_tracing, tracing_configured, uninstall_tracing
-from tests.conftest import app_on_connection
-from tests.support.builders import create_family, create_person
+from tests.conftest import app_on_connection, client_on_connection
+from tests.support.builders import create_owned_family, create_person
 
 
 @pytest.fixture
@@ -40,8 +40,7 @@ async def traced_client(
     app = app_on_connection(settings, connection)
     install_tracing(app, provider)
     try:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with client_on_connection(app, connection) as client:
             yield app, client
     finally:
         uninstall_tracing(app)
@@ -82,8 +81,7 @@ async def test_one_trace_per_request_with_its_sql_and_request_id(
     settings: Settings,
 ) -> None:
     _, client = traced_client
-    ada = await create_person(connection, "ada")
-    family_id = await create_family(connection, ada)
+    ada, family_id = await create_owned_family(connection, "ada")
     exporter.clear()
 
     orm = await client.get(

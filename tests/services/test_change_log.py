@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.db.roles import REQUEST_ROLE
 from app.services.change_log import compact_change_log
 from tests.api.test_sync import _family_with_habit
+from tests.support.api_calls import check_in
 from tests.support.builders import Person
 from tests.support.habits import local_today
 from tests.support.sync_client import applied as _applied
@@ -56,11 +57,7 @@ async def test_a_year_of_writes_compacts_to_one_row_per_live_entity(
     today = local_today()
     for day in range(365):  # the same check-in rewritten every day, the habit renamed monthly
         status = "done" if day % 2 else "skipped"
-        put = await live_client.put(
-            f"/v1/habits/{habit_id}/checkins/{today}",
-            json={"status": status},
-            headers=parent.headers,
-        )
+        put = await check_in(live_client, habit_id, today, parent, status)
         assert put.status_code in (200, 201)
         if day % 30 == 0:
             await live_client.patch(

@@ -15,31 +15,18 @@ import pytest
 from app.services import loop_backup as loop_backup_module
 from app.services.loop_backup import NotALoopBackup, palette_index, read_loop_backup
 from app.services.loop_import import schedule_of
-from tests.support.loop_backups import LATEST, loop_backup
+from tests.support.loop_backups import LATEST, loop_backup, loop_habit
 
 MONDAY = date(2024, 3, 4)
 GREEN_ARGB = -13070788  # 14.sql: color 4 of the first palette
 GREEN = "#388e3c"  # PaletteUtils.kt: index 7, where 21.sql moved old index 4
 
 
-def a_habit(**columns: object) -> dict[str, object]:
-    return {
-        "id": 1,
-        "name": "Meditate",
-        "description": "Did you meditate?",
-        "freq_num": 1,
-        "freq_den": 1,
-        "archived": 0,
-        "position": 0,
-        **columns,
-    }
-
-
 class TestSchemaShapes:
     def test_version_12_argb_colors_every_row_a_yes_description_is_the_question(self) -> None:
         data = loop_backup(
             12,
-            [a_habit(color=GREEN_ARGB, reminder_hour=7, reminder_min=30)],
+            [loop_habit(color=GREEN_ARGB, reminder_hour=7, reminder_min=30)],
             [{"habit": 1, "day": MONDAY}, {"habit": 1, "day": date(2024, 3, 5)}],
         )
         backup = read_loop_backup(data)
@@ -59,7 +46,7 @@ class TestSchemaShapes:
     def test_version_17_old_palette_values_and_types(self) -> None:
         data = loop_backup(
             17,
-            [a_habit(color=4, freq_num=3, freq_den=7)],
+            [loop_habit(color=4, freq_num=3, freq_den=7)],
             [
                 {"habit": 1, "day": MONDAY, "value": 2},
                 {"habit": 1, "day": date(2024, 3, 6), "value": 3},
@@ -73,7 +60,7 @@ class TestSchemaShapes:
     def test_version_21_numeric_at_most_with_unit(self) -> None:
         data = loop_backup(
             21,
-            [a_habit(color=7, type=1, target_type=1, target_value=2.5, unit="cups")],
+            [loop_habit(color=7, type=1, target_type=1, target_value=2.5, unit="cups")],
             [{"habit": 1, "day": MONDAY, "value": 1500}],
         )
         [habit] = read_loop_backup(data).habits
@@ -89,7 +76,7 @@ class TestSchemaShapes:
     def test_version_25_question_uuid_and_notes(self) -> None:
         data = loop_backup(
             25,
-            [a_habit(color=7, question="Meditate 10 min?", description="Mornings", uuid="ab12")],
+            [loop_habit(color=7, question="Meditate 10 min?", description="Mornings", uuid="ab12")],
             [{"habit": 1, "day": MONDAY, "value": 2, "notes": "calm"}],
         )
         [habit] = read_loop_backup(data).habits
@@ -103,7 +90,7 @@ class TestSchemaShapes:
     def test_before_22_duplicates_and_orphans_are_dropped_as_22_does(self) -> None:
         data = loop_backup(
             17,
-            [a_habit()],
+            [loop_habit()],
             [
                 {"habit": 1, "day": MONDAY, "value": 2},
                 {"habit": 1, "day": MONDAY, "value": 3},
@@ -119,7 +106,7 @@ class TestSchemaShapes:
         color = GREEN_ARGB if version < 14 else 4 if version < 21 else 7
         data = loop_backup(
             version,
-            [a_habit(color=color, uuid="u")],
+            [loop_habit(color=color, uuid="u")],
             [
                 {"habit": 1, "day": MONDAY, "value": 3},
                 {"habit": 1, "day": date(2024, 3, 5), "value": 2},
@@ -161,7 +148,7 @@ class TestNotALoopBackup:
             read_loop_backup(data)
 
     def test_truncated(self) -> None:
-        data = loop_backup(25, [a_habit()], [{"habit": 1, "day": MONDAY, "value": 2}])
+        data = loop_backup(25, [loop_habit()], [{"habit": 1, "day": MONDAY, "value": 2}])
         with pytest.raises(NotALoopBackup, match="truncated"):
             read_loop_backup(data[: len(data) // 2])
 
@@ -170,7 +157,7 @@ class TestNotALoopBackup:
             read_loop_backup(loop_backup(25)[:60])
 
     def test_damaged_pages(self) -> None:
-        data = bytearray(loop_backup(25, [a_habit()], [{"habit": 1, "day": MONDAY, "value": 2}]))
+        data = bytearray(loop_backup(25, [loop_habit()], [{"habit": 1, "day": MONDAY, "value": 2}]))
         page_size = int.from_bytes(data[16:18], "big")
         data[page_size : 2 * page_size] = b"\xff" * page_size  # the second page is garbage
         with pytest.raises(NotALoopBackup):
@@ -195,7 +182,7 @@ class TestNotALoopBackup:
     def test_a_file_that_takes_too_much_work_is_refused(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        data = loop_backup(25, [a_habit()], [{"habit": 1, "day": MONDAY, "value": 2}])
+        data = loop_backup(25, [loop_habit()], [{"habit": 1, "day": MONDAY, "value": 2}])
         monkeypatch.setattr(loop_backup_module, "PROGRESS_STEP", 1)
         monkeypatch.setattr(loop_backup_module, "WORK_BUDGET", 100)
         with pytest.raises(NotALoopBackup, match="interrupted"):

@@ -84,3 +84,30 @@ async def add_member(
         },
     )
     return member_id
+
+
+async def create_owned_family(
+    connection: AsyncConnection,
+    owner_name: str = "owner",
+    *,
+    name: str = "The Testers",
+    timezone: str = "UTC",
+) -> tuple[Person, uuid.UUID]:
+    """A person and the family they own: `(owner, family_id)`."""
+    owner = await create_person(connection, owner_name)
+    family_id = await create_family(connection, owner, name=name, timezone=timezone)
+    return owner, family_id
+
+
+async def create_member(
+    connection: AsyncConnection,
+    family_id: uuid.UUID,
+    name: str = "member",
+    role: MemberRole = MemberRole.MEMBER,
+    *,
+    display_name: str = "Someone",
+) -> tuple[Person, uuid.UUID]:
+    """A person with a login who belongs to the family in `role`: `(person, member_id)`."""
+    person = await create_person(connection, name)
+    member_id = await add_member(connection, family_id, person, role, display_name=display_name)
+    return person, member_id

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import MemberRole
+from tests.support.api_calls import accept_invitation
 from tests.support.builders import Person, add_member, create_family, create_person
 from tests.support.tenancy import create_invitation
 
@@ -80,9 +81,7 @@ async def _link_managed_profile(
         headers=owner.headers,
     )
     assert created.status_code == 201, created.text
-    accepted = await client.post(
-        "/v1/invitations/accept", json={"token": created.json()["token"]}, headers=login.headers
-    )
+    accepted = await accept_invitation(client, created.json()["token"], login)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["membership"]["id"] == str(managed_id)
 

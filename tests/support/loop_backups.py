@@ -111,3 +111,18 @@ def _insert(db: sqlite3.Connection, table: str, rows: Iterable[Mapping[str, Any]
         names = ", ".join(kept)
         marks = ", ".join("?" for _ in kept)
         db.execute(f"insert into {table} ({names}) values ({marks})", list(kept.values()))
+
+
+def loop_habit(**columns: Any) -> dict[str, Any]:
+    """A row of Loop's Habits table: "Meditate", a yes/no habit due every day, with `columns`
+    replacing or adding."""
+    return {
+        "id": 1,
+        "name": "Meditate",
+        "description": "Did you meditate?",
+        "freq_num": 1,
+        "freq_den": 1,
+        "archived": 0,
+        "position": 0,
+        **columns,
+    }

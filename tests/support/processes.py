@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import IO
 
 # Settings the developer's shell may carry that would change what a `loopin` command does.
 CONFIG_VARIABLES = frozenset(
@@ -47,4 +48,18 @@ def loopin(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def start_serve(
+    port: int, *args: str, env: dict[str, str], output: IO[str] | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """`loopin serve --port PORT ARGS` in the background, its stdout and stderr together
+    into `output` (a file, or a pipe to read with `communicate`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
     )

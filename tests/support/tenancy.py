@@ -30,6 +30,17 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return body
 
 
+def assert_answer(response: httpx.Response, status: int, code: str | None) -> None:
+    """The answer a role matrix expects: this status, and with a `code` that problem (see
+    `assert_problem`); a 401 also names the Bearer scheme."""
+    if code is None:
+        assert response.status_code == status, response.text
+    else:
+        assert_problem(response, status, code)
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
 def headers_with_claims(person: Person, **claims: Any) -> dict[str, str]:
     """Bearer headers for the person with extra token claims (e.g. `user_metadata`)."""
     token = mint_token(
