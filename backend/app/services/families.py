@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, PreconditionFailed
 from app.domain.actor import Actor
-from app.domain.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
+from app.domain.date_line import jumped_dates
 from app.models import Family, FamilyMember
 from app.models.enums import MemberRole
 from app.repositories import families as families_repo
+from app.repositories.date_line import skip_jumped_dates_of_managed_profiles
 from app.schemas.family import FamilyCreate, FamilyUpdate
 from app.services.quotas import Quotas
 from app.services.scope import FamilyNotFound, require_membership

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Unauthorized
 from app.domain.actor import Actor
-from app.domain.date_line import jumped_dates, skip_jumped_dates
+from app.domain.date_line import jumped_dates
 from app.models import User
 from app.models.enums import MemberRole
 from app.repositories import users as users_repo
+from app.repositories.date_line import skip_jumped_dates
 from app.schemas.user import UserUpdate
 
 
