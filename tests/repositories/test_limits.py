@@ -37,14 +37,15 @@ async def test_quota_counts_leave_out_what_does_not_accumulate(
         text("update invitations set use_count = 1 where id = :id"), {"id": used}
     )
 
-    async with acting_session(connection, settings, owner) as (session, _):
+    async with acting_session(connection, settings, owner) as (session, actor):
         await limits.serialise_quota(session, "habits", family_id)  # held until the end
         assert await limits.live_habits(session, family_id) == 2
         assert await limits.live_habits(session, other_family) == 0
         assert await limits.managed_profiles(session, family_id) == 1  # the partner logs in
         assert await limits.pending_invitations(session, family_id) == 1
-        assert await limits.families_of_user(session, owner.user_id) == 2
-        assert await limits.families_of_user(session, partner.user_id) == 1
+        assert await limits.my_family_count(session, actor) == 2
+    async with acting_session(connection, settings, partner) as (session, actor):
+        assert await limits.my_family_count(session, actor) == 1
 
 
 async def test_a_bucket_counts_each_login_apart_until_its_limit(

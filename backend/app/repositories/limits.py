@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.domain.actor import Actor
 from app.models import FamilyMember, Habit, Invitation
 from app.repositories.invitations import pending
+from app.repositories.tenancy import memberships_of
 
 _TAKE = "select public.take_rate_limit($1, $2, $3)"
 _FORGET = text("delete from public.rate_limits where window_start < now() - interval '1 hour'")
@@ -28,9 +30,10 @@ async def serialise_quota(session: AsyncSession, quota: str, owner: uuid.UUID) -
     )
 
 
-async def families_of_user(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """The families the login belongs to."""
-    return await _count(session, FamilyMember.user_id == user_id)
+async def my_family_count(session: AsyncSession, actor: Actor) -> int:
+    """The families the actor belongs to."""
+    mine = memberships_of(actor).subquery()
+    return int(await session.scalar(select(func.count()).select_from(mine)) or 0)
 
 
 async def live_habits(session: AsyncSession, family_id: uuid.UUID) -> int:

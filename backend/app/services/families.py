@@ -68,7 +68,7 @@ class FamilyService:
             return existing, False
         user = await UserService(self.session, self.actor).provision()
         if self.quotas is not None:
-            await self.quotas.ensure_another_family(self.session, self.actor.user_id)
+            await self.quotas.ensure_another_family(self.session, self.actor)
         family_id = data.id or uuid.uuid4()
         display_name = user.full_name or (user.email or "").split("@")[0] or "Me"
         created = await families_repo.create_family(

@@ -151,7 +151,7 @@ class InvitationService:
             code, detail = _GONE[outcome]
             raise InvitationGone(detail, code=code)
         if outcome == "accepted" and self.quotas is not None:
-            await self.quotas.ensure_families_within(self.session, self.actor.user_id)
+            await self.quotas.ensure_families_within(self.session, self.actor)
         assert family_id is not None  # accepted, or already a member
         view = await FamilyService(self.session, self.actor).get(family_id)
         assert view.membership.id == member_id

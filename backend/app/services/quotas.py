@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.errors import Conflict
 from app.core.problem_codes import declare
+from app.domain.actor import Actor
 from app.repositories import limits
 
 
@@ -65,16 +66,16 @@ class Quotas:
             versions_per_habit=settings.max_versions_per_habit,
         )
 
-    async def ensure_another_family(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+    async def ensure_another_family(self, session: AsyncSession, actor: Actor) -> None:
         """Before the login creates or joins a family."""
-        await limits.serialise_quota(session, "families", user_id)
-        count = await limits.families_of_user(session, user_id)
+        await limits.serialise_quota(session, "families", actor.user_id)
+        count = await limits.my_family_count(session, actor)
         _check(count, self.families_per_user, FAMILY_QUOTA, "families per login")
 
-    async def ensure_families_within(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+    async def ensure_families_within(self, session: AsyncSession, actor: Actor) -> None:
         """After the login joined a family (the join is rolled back when it went over)."""
-        await limits.serialise_quota(session, "families", user_id)
-        count = await limits.families_of_user(session, user_id)
+        await limits.serialise_quota(session, "families", actor.user_id)
+        count = await limits.my_family_count(session, actor)
         _check(count - 1, self.families_per_user, FAMILY_QUOTA, "families per login")
 
     async def ensure_another_habit(self, session: AsyncSession, family_id: uuid.UUID) -> None:
