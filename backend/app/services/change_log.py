@@ -25,13 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-DELETE_BATCH = 5_000
+from app.repositories import change_log
 
-# As pg_cron would: `call public.compact_sync_changes('90 days')`.
-_COMPACT = text("call public.compact_sync_changes(make_interval(secs => :seconds), :batch)")
+DELETE_BATCH = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +45,7 @@ async def compact_change_log(
     engine: AsyncEngine, retention: timedelta, *, batch: int = DELETE_BATCH
 ) -> Compaction:
     """One compaction pass as the connecting (owner) role; see the module docstring."""
-    # The procedure commits as it goes, which it may only do outside a transaction block.
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        done = (
-            await autocommit.execute(
-                _COMPACT, {"seconds": retention.total_seconds(), "batch": batch}
-            )
-        ).one()
-        remaining = await autocommit.scalar(text("select count(*) from public.sync_changes"))
-        resync_below = await autocommit.scalar(
-            text("select resync_below_txid from public.sync_log_state")
-        )
-    return Compaction(
-        of_deleted_families=int(done.of_deleted_families),
-        superseded=int(done.superseded),
-        tombstones=int(done.tombstones),
-        resync_below_txid=int(resync_below or 0),
-        remaining=int(remaining or 0),
+    counts = await change_log.compact(
+        engine, retention_seconds=retention.total_seconds(), batch=batch
     )
+    return Compaction(*counts)

@@ -1,4 +1,5 @@
-"""Families: create, read, change, delete. The caller becomes owner of what they create."""
+"""Families: create, read, change, delete. The caller becomes owner of what they create.
+The rules live here; the statements in `app.repositories.families`."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, PreconditionFailed
 from app.domain.actor import Actor
-from app.domain.date_line import jumped_dates, skip_jumped_dates_of_managed_profiles
-from app.models import Family, FamilyMember, Invitation
+from app.domain.date_line import jumped_dates
+from app.models import Family, FamilyMember
 from app.models.enums import MemberRole
-from app.repositories.tenancy import families_of
+from app.repositories import families as families_repo
+from app.repositories.date_line import skip_jumped_dates_of_managed_profiles
 from app.schemas.family import FamilyCreate, FamilyUpdate
-from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas
 from app.services.scope import FamilyNotFound, require_membership
 from app.services.users import UserService
@@ -68,15 +68,16 @@ class FamilyService:
             return existing, False
         user = await UserService(self.session, self.actor).provision()
         if self.quotas is not None:
-            await self.quotas.ensure_another_family(self.session, self.actor.user_id)
+            await self.quotas.ensure_another_family(self.session, self.actor)
         family_id = data.id or uuid.uuid4()
         display_name = user.full_name or (user.email or "").split("@")[0] or "Me"
-        created = await self.session.scalar(
-            select(
-                func.public.create_family(
-                    family_id, data.name, data.timezone, display_name[:100], data.my_member_id
-                )
-            )
+        created = await families_repo.create_family(
+            self.session,
+            family_id,
+            name=data.name,
+            timezone=data.timezone,
+            display_name=display_name[:100],
+            member_id=data.my_member_id,
         )
         if created is None:
             # The id was taken meanwhile: maybe by this very create, retried while the first
@@ -102,15 +103,9 @@ class FamilyService:
         return existing
 
     async def list(self, *, cursor: str | None, limit: int) -> tuple[list[FamilyView], str | None]:
-        query = paginate(
-            families_of(self.actor),
-            created_at=Family.created_at,
-            row_id=Family.id,
-            cursor=cursor,
-            limit=limit,
+        page, next_cursor = await families_repo.list_my_families(
+            self.session, self.actor, cursor=cursor, limit=limit
         )
-        rows = (await self.session.execute(query)).tuples().all()
-        page, next_cursor = page_of(rows, limit, key=lambda row: (row[0].created_at, row[0].id))
         return [FamilyView(family, membership) for family, membership in page], next_cursor
 
     async def get(self, family_id: uuid.UUID) -> FamilyView:
@@ -129,21 +124,11 @@ class FamilyService:
         values = changes.model_dump(exclude_unset=True, exclude={"version"}, exclude_none=True)
         old_timezone = None
         if "timezone" in values:
-            old_timezone = await self.session.scalar(
-                select(Family.timezone).where(Family.id == family_id)
-            )
-        statement = update(Family).where(Family.id == family_id).returning(Family)
-        if expected is not None:
-            statement = statement.where(Family.version == expected)
-        if values:
-            statement = statement.values(
-                **values, version=Family.version + 1, updated_at=func.now()
-            )
-        else:  # nothing to change: still check the precondition, bump nothing
-            statement = statement.values(version=Family.version)
-        family = (
-            await self.session.execute(statement, execution_options={"populate_existing": True})
-        ).scalar_one_or_none()
+            old_timezone = await families_repo.family_timezone(self.session, family_id)
+        # With nothing to change, this still checks the precondition and bumps nothing.
+        family = await families_repo.update_family(
+            self.session, family_id, values, expected_version=expected
+        )
         if family is None:
             raise VersionMismatch(
                 "The family changed since you read it; fetch it again and retry.",
@@ -158,16 +143,8 @@ class FamilyService:
 
     async def delete(self, family_id: uuid.UUID) -> None:
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.OWNER)
-        # Accepting an invitation locks the invitation, then the family (the new member's
-        # foreign key); the cascade below would take them the other way round and deadlock
-        # with a concurrent accept. Take the invitations first, like accept does.
-        await self.session.execute(
-            select(Invitation.id).where(Invitation.family_id == family_id).with_for_update()
-        )
-        await self.session.execute(delete(Family).where(Family.id == family_id))
+        await families_repo.delete_family(self.session, family_id)
 
     async def _find(self, family_id: uuid.UUID) -> FamilyView | None:
-        row = (
-            await self.session.execute(families_of(self.actor).where(Family.id == family_id))
-        ).first()
-        return FamilyView(row[0], row[1]) if row else None
+        found = await families_repo.find_my_family(self.session, self.actor, family_id)
+        return FamilyView(found.family, found.membership) if found else None

@@ -8,8 +8,8 @@ dates, a frequency as numerator and denominator; Loopin's own facts (ids, assign
 versions, schedules, routines) in columns and files of their own.
 
 The rows are read in a fixed number of statements in the request's transaction (one
-consistent snapshot); the zip is then compressed and sent as it is written, a chunk at a
-time, never held whole in memory.
+consistent snapshot, `app.repositories.family_export`); the zip is then compressed and sent
+as it is written, a chunk at a time, never held whole in memory.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.models import Checkin, Family, FamilyMember, Habit, HabitVersion, Routine, RoutineVersion
+from app.models import Checkin, Habit, HabitVersion, Routine, RoutineVersion
 from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
+from app.repositories.family_export import read_family
 from app.services.habit_context import Clock, in_force
 from app.services.scope import require_membership
 
@@ -73,50 +73,9 @@ async def load_family_data(
     """Admins export the whole family; a member what is assigned to them."""
     mine = await require_membership(session, actor, family_id)
     own_only = not mine.role.at_least(MemberRole.ADMIN)
-    habits_query = select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
-    routines_query = select(Routine, RoutineVersion).join(
-        RoutineVersion, RoutineVersion.routine_id == Routine.id
-    )
-    routines_query = routines_query.where(
-        Routine.family_id == family_id, Routine.deleted_at.is_(None)
-    )
-    if own_only:
-        habits_query = habits_query.where(Habit.assignee_id == mine.id)
-        routines_query = routines_query.where(Routine.assignee_id == mine.id)
-    habit_ids = habits_query.with_only_columns(Habit.id).scalar_subquery()
-    timezone = await session.scalar(select(Family.timezone).where(Family.id == family_id))
-    members = {
-        member_id: name
-        for member_id, name in await session.execute(
-            select(FamilyMember.id, FamilyMember.display_name).where(
-                FamilyMember.family_id == family_id
-            )
-        )
-    }
-    habits = (
-        await session.scalars(habits_query.order_by(Habit.sort_order, Habit.created_at, Habit.id))
-    ).all()
-    versions = (
-        await session.scalars(
-            select(HabitVersion)
-            .where(HabitVersion.habit_id.in_(habit_ids))
-            .order_by(HabitVersion.habit_id, HabitVersion.number)
-        )
-    ).all()
-    checkins = (
-        await session.scalars(
-            select(Checkin)
-            .where(Checkin.habit_id.in_(habit_ids))
-            .order_by(Checkin.date, Checkin.habit_id)
-        )
-    ).all()
-    routines = (
-        await session.execute(
-            routines_query.order_by(Routine.created_at, Routine.id, RoutineVersion.number)
-        )
-    ).tuples()
-    today = Clock(timezone or "UTC", 0).today(now or datetime.now(UTC))
-    return FamilyData(today, members, habits, versions, checkins, list(routines))
+    rows = await read_family(session, family_id, assignee_id=mine.id if own_only else None)
+    today = Clock(rows.timezone or "UTC", 0).today(now or datetime.now(UTC))
+    return FamilyData(today, rows.members, rows.habits, rows.versions, rows.checkins, rows.routines)
 
 
 def frequency(schedule: dict[str, Any]) -> tuple[int, int]:

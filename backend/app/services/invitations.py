@@ -1,4 +1,5 @@
-"""Invitations: a secret token (stored only as its hash) that lets a login join a family."""
+"""Invitations: a secret token (stored only as its hash) that lets a login join a family.
+The rules live here; the statements in `app.repositories.invitations`."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, Gone, NotFound
 from app.domain.actor import Actor
 from app.models import FamilyMember, Invitation
 from app.models.enums import MemberRole
+from app.repositories import families as families_repo
+from app.repositories import invitations as invitations_repo
 from app.schemas.invitation import InvitationCreate
 from app.services.families import FamilyService, FamilyView, IdConflict
 from app.services.members import MemberNotFound, OwnerRequired
-from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas
 from app.services.scope import require_membership
 from app.services.users import UserService
@@ -61,14 +62,6 @@ _GONE = {
 }
 
 
-def _pending() -> ColumnElement[bool]:
-    return (
-        Invitation.revoked_at.is_(None)
-        & (Invitation.expires_at > func.now())
-        & (Invitation.use_count < Invitation.max_uses)
-    )
-
-
 class InvitationService:
     def __init__(
         self, session: AsyncSession, actor: Actor, *, quotas: Quotas | None = None
@@ -105,15 +98,11 @@ class InvitationService:
             expires_at=func.now() + timedelta(hours=data.expires_in_hours),
             created_by=self.actor.user_id,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(invitation)
-        except IntegrityError:
+        if not await invitations_repo.insert_invitation(self.session, invitation):
             # Maybe this very create, retried while the first attempt was in flight.
             if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
                 return existing, None
-            raise IdConflict("This id is already used by another resource.") from None
-        await self.session.refresh(invitation)
+            raise IdConflict("This id is already used by another resource.")
         return invitation, token
 
     async def _retried(
@@ -121,7 +110,7 @@ class InvitationService:
     ) -> Invitation | None:
         """The invitation with this id when `data` repeats its create; None when none is
         visible; IdConflict when it exists with different content."""
-        existing = await self.session.get(Invitation, invitation_id)
+        existing = await invitations_repo.find_invitation(self.session, invitation_id)
         if existing is None:
             return None
         if not self._same(existing, family_id, data):
@@ -132,49 +121,28 @@ class InvitationService:
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int
     ) -> tuple[list[Invitation], str | None]:
         await require_membership(self.session, self.actor, family_id, at_least=MemberRole.ADMIN)
-        query = paginate(
-            select(Invitation).where(Invitation.family_id == family_id, _pending()),
-            created_at=Invitation.created_at,
-            row_id=Invitation.id,
-            cursor=cursor,
-            limit=limit,
+        return await invitations_repo.list_pending(
+            self.session, family_id, cursor=cursor, limit=limit
         )
-        rows = (await self.session.scalars(query)).all()
-        return page_of(rows, limit, key=lambda invitation: (invitation.created_at, invitation.id))
 
     async def revoke(self, family_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
         mine = await require_membership(
             self.session, self.actor, family_id, at_least=MemberRole.ADMIN
         )
-        role = await self.session.scalar(
-            select(Invitation.role).where(
-                Invitation.id == invitation_id, Invitation.family_id == family_id
-            )
-        )
+        role = await invitations_repo.invitation_role(self.session, family_id, invitation_id)
         if role is None:
             raise InvitationNotFound("No invitation with this id in the family.")
         # Owners alone hand out ownership, so owners alone take an owner's invitation back
         # (the `invitations_admin` policy holds the same rule).
         if role == MemberRole.OWNER and mine.role != MemberRole.OWNER:
             raise OwnerRequired("Only an owner can revoke an invitation to become an owner.")
-        await self.session.execute(
-            update(Invitation)
-            .where(Invitation.id == invitation_id)
-            .values(revoked_at=func.coalesce(Invitation.revoked_at, func.now()))
-        )
+        await invitations_repo.revoke(self.session, invitation_id)
 
     async def accept(self, token: str) -> tuple[FamilyView, FamilyMember]:
         await UserService(self.session, self.actor).provision()
-        row = (
-            await self.session.execute(
-                select(
-                    func.public.accept_invitation(hash_token(token)).table_valued(
-                        "outcome", "family_id", "member_id"
-                    )
-                )
-            )
-        ).one()
-        outcome, family_id, member_id = row
+        outcome, family_id, member_id = await invitations_repo.accept(
+            self.session, hash_token(token)
+        )
         if outcome == "not_found":
             raise InvitationNotFound("No invitation matches this token.")
         if outcome == "email_mismatch":
@@ -183,17 +151,14 @@ class InvitationService:
             code, detail = _GONE[outcome]
             raise InvitationGone(detail, code=code)
         if outcome == "accepted" and self.quotas is not None:
-            await self.quotas.ensure_families_within(self.session, self.actor.user_id)
+            await self.quotas.ensure_families_within(self.session, self.actor)
+        assert family_id is not None  # accepted, or already a member
         view = await FamilyService(self.session, self.actor).get(family_id)
         assert view.membership.id == member_id
         return view, view.membership
 
     async def _ensure_managed_profile(self, family_id: uuid.UUID, member_id: uuid.UUID) -> None:
-        member = await self.session.scalar(
-            select(FamilyMember).where(
-                FamilyMember.id == member_id, FamilyMember.family_id == family_id
-            )
-        )
+        member = await families_repo.find_member(self.session, family_id, member_id)
         if member is None:
             raise MemberNotFound("No member with this id in the family.")
         if member.user_id is not None:

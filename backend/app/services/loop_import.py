@@ -14,6 +14,8 @@ How Loop's habits become Loopin's (the facts of the format are `loop_backup`'s):
   check-in, as in Loopin; notes come along;
 - the habit starts on its first entry (today without any); the check-in backfill window
   does not apply; entries after the member's today are reported and left out.
+
+The rows are written by `app.repositories.loop_import`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.models import Checkin, FamilyMember, Habit, HabitVersion, ImportKey
 from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
+from app.repositories import loop_import as imports_repo
+from app.repositories.families import family_of_member
 from app.services.habit_context import Clock, load_assignee
 from app.services.loop_backup import (
     SKIP,
@@ -130,9 +131,7 @@ async def import_for_member(
     session: AsyncSession, member_id: uuid.UUID, data: bytes, *, now: datetime | None = None
 ) -> ImportSummary:
     """The operator's import (`loopin import-loop`): for any member, logged by nobody."""
-    family_id = await session.scalar(
-        select(FamilyMember.family_id).where(FamilyMember.id == member_id)
-    )
+    family_id = await family_of_member(session, member_id)
     if family_id is None:
         raise MemberNotFound("No member with this id.")
     _, clock = await load_assignee(session, family_id, member_id)
@@ -162,24 +161,12 @@ async def import_loop_backup(
     # SQLite reads the file in a worker thread: the event loop keeps serving meanwhile.
     backup = await asyncio.to_thread(read_loop_backup, data)
     summary = ImportSummary()
-    claimed = await session.scalar(
-        pg_insert(ImportKey)
-        .values(family_id=family_id, member_id=member_id, key=file_key(data))
-        .on_conflict_do_nothing(index_elements=["member_id", "key"])
-        .returning(ImportKey.id)
-    )
-    if claimed is None:
+    if not await imports_repo.claim_key(session, family_id, member_id, file_key(data)):
         summary.created = False
         summary.skip("this file", "already imported for this member; nothing was created")
         return summary
     keys = {habit.id: habit_key(habit, data) for habit in backup.habits}
-    known = set(
-        await session.scalars(
-            select(ImportKey.key).where(
-                ImportKey.member_id == member_id, ImportKey.key.in_(list(keys.values()))
-            )
-        )
-    )
+    known = await imports_repo.known_keys(session, member_id, keys.values())
     today = clock.today(now)
     habits: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
@@ -210,12 +197,9 @@ async def import_loop_backup(
             f"{backup.unreadable_entries} entries",
             "their timestamp is not a date Loop could have written",
         )
-    if habits:
-        await session.execute(insert(Habit), habits)
-        await session.execute(insert(HabitVersion), versions)
-        await session.execute(insert(ImportKey), habit_keys)
-    if checkins:
-        await session.execute(insert(Checkin), checkins)
+    await imports_repo.insert_imported(
+        session, habits=habits, versions=versions, habit_keys=habit_keys, checkins=checkins
+    )
     summary.habits_created, summary.checkins_created = len(habits), len(checkins)
     return summary
 

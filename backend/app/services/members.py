@@ -1,20 +1,19 @@
-"""Members of a family: logins and managed profiles, their roles, leaving and removal."""
+"""Members of a family: logins and managed profiles, their roles, leaving and removal.
+The rules live here; the statements in `app.repositories.families`."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.domain.actor import Actor
-from app.models import FamilyMember, Invitation
+from app.models import FamilyMember
 from app.models.enums import MemberRole
+from app.repositories import families as families_repo
 from app.schemas.family import MemberCreate, MemberUpdate
 from app.services.families import IdConflict
-from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas
 from app.services.scope import require_membership
 
@@ -51,15 +50,7 @@ class MemberService:
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int
     ) -> tuple[list[FamilyMember], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        query = paginate(
-            select(FamilyMember).where(FamilyMember.family_id == family_id),
-            created_at=FamilyMember.created_at,
-            row_id=FamilyMember.id,
-            cursor=cursor,
-            limit=limit,
-        )
-        rows = (await self.session.scalars(query)).all()
-        return page_of(rows, limit, key=lambda member: (member.created_at, member.id))
+        return await families_repo.list_members(self.session, family_id, cursor=cursor, limit=limit)
 
     async def create_managed(
         self, family_id: uuid.UUID, data: MemberCreate
@@ -76,17 +67,11 @@ class MemberService:
             display_name=data.display_name,
             role=MemberRole.MEMBER,
         )
-        try:
-            # A savepoint, because the id may belong to a row RLS hides from us (another
-            # family's): the insert then fails, and only the savepoint is rolled back.
-            async with self.session.begin_nested():
-                self.session.add(member)
-        except IntegrityError:
+        if not await families_repo.insert_member(self.session, member):
             # Maybe this very create, retried while the first attempt was in flight.
             if data.id is not None and (existing := await self._retried(data.id, family_id, data)):
                 return existing, False
-            raise IdConflict("This id is already used by another resource.") from None
-        await self.session.refresh(member)
+            raise IdConflict("This id is already used by another resource.")
         return member, True
 
     async def _retried(
@@ -94,7 +79,7 @@ class MemberService:
     ) -> FamilyMember | None:
         """The profile with this id when `data` repeats its create; None when none is visible;
         IdConflict when it exists with different content."""
-        existing = await self.session.get(FamilyMember, member_id)
+        existing = await families_repo.find_member_by_id(self.session, member_id)
         if existing is None:
             return None
         if (existing.family_id, existing.display_name, existing.user_id) != (
@@ -131,13 +116,8 @@ class MemberService:
         """An admin removes a member (with their habits and check-ins), or a member leaves
         (removes themselves). A login bound to a managed profile leaves the profile behind,
         managed again, with its history."""
-        # The delete cascades to invitations bound to this profile. Accepting one locks the
-        # invitation, then the family; lock them in that order too, or the two deadlock.
-        await self.session.execute(
-            select(Invitation.id)
-            .where(Invitation.family_id == family_id, Invitation.member_id == member_id)
-            .with_for_update()
-        )
+        # The invitations first, then the family: the order a concurrent accept takes them.
+        await families_repo.lock_invitations_of_member(self.session, family_id, member_id)
         mine = await require_membership(self.session, self.actor, family_id, lock_family=True)
         target = await self._get(family_id, member_id)
         leaving = target.id == mine.id
@@ -150,28 +130,18 @@ class MemberService:
             await self._ensure_another_owner(family_id)
         if leaving and target.from_managed_profile:
             # The child's login leaves; the child's profile and history stay in the family.
-            await self.session.execute(select(func.public.leave_managed_profile(target.id)))
-            self.session.expunge(target)  # no longer visible to the caller: not refreshable
+            await families_repo.leave_managed_profile(self.session, target)
             return
-        await self.session.execute(delete(FamilyMember).where(FamilyMember.id == target.id))
+        await families_repo.delete_member(self.session, target.id)
 
     async def _get(self, family_id: uuid.UUID, member_id: uuid.UUID) -> FamilyMember:
-        member = await self.session.scalar(
-            select(FamilyMember).where(
-                FamilyMember.id == member_id, FamilyMember.family_id == family_id
-            )
-        )
+        member = await families_repo.find_member(self.session, family_id, member_id)
         if member is None:
             raise MemberNotFound("No member with this id in the family.")
         return member
 
     async def _ensure_another_owner(self, family_id: uuid.UUID) -> None:
-        owners = await self.session.scalar(
-            select(func.count()).where(
-                FamilyMember.family_id == family_id, FamilyMember.role == MemberRole.OWNER
-            )
-        )
-        if (owners or 0) <= 1:
+        if await families_repo.count_owners(self.session, family_id) <= 1:
             raise LastOwner(
                 "A family always has an owner: make another member owner first, "
                 "or delete the family."

@@ -5,21 +5,21 @@ Each is a setting (`MAX_...`, see the README); reaching one is `409` with a code
 Counted after the request's retried-create check (a retry of a create that succeeded is never
 refused) and under a transaction-scoped advisory lock per quota and family (or login), so
 concurrent creates cannot overshoot. Advisory, because a member may create a habit but may
-not lock the family row (RLS lets only admins update it, and `FOR UPDATE` needs that)."""
+not lock the family row (RLS lets only admins update it, and `FOR UPDATE` needs that). The
+locks and counts are `app.repositories.limits`'."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict
 from app.core.problem_codes import declare
-from app.models import FamilyMember, Habit, Invitation
+from app.domain.actor import Actor
+from app.repositories import limits
 
 
 class QuotaReached(Conflict):
@@ -66,30 +66,28 @@ class Quotas:
             versions_per_habit=settings.max_versions_per_habit,
         )
 
-    async def ensure_another_family(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+    async def ensure_another_family(self, session: AsyncSession, actor: Actor) -> None:
         """Before the login creates or joins a family."""
-        await _serialise(session, "families", user_id)
-        count = await _count(session, FamilyMember.user_id == user_id)
+        await limits.serialise_quota(session, "families", actor.user_id)
+        count = await limits.my_family_count(session, actor)
         _check(count, self.families_per_user, FAMILY_QUOTA, "families per login")
 
-    async def ensure_families_within(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+    async def ensure_families_within(self, session: AsyncSession, actor: Actor) -> None:
         """After the login joined a family (the join is rolled back when it went over)."""
-        await _serialise(session, "families", user_id)
-        count = await _count(session, FamilyMember.user_id == user_id)
+        await limits.serialise_quota(session, "families", actor.user_id)
+        count = await limits.my_family_count(session, actor)
         _check(count - 1, self.families_per_user, FAMILY_QUOTA, "families per login")
 
     async def ensure_another_habit(self, session: AsyncSession, family_id: uuid.UUID) -> None:
-        await _serialise(session, "habits", family_id)
-        count = await _count(session, Habit.family_id == family_id, Habit.deleted_at.is_(None))
+        await limits.serialise_quota(session, "habits", family_id)
+        count = await limits.live_habits(session, family_id)
         _check(count, self.habits_per_family, HABIT_QUOTA, "habits per family")
 
     async def ensure_another_managed_profile(
         self, session: AsyncSession, family_id: uuid.UUID
     ) -> None:
-        await _serialise(session, "managed_profiles", family_id)
-        count = await _count(
-            session, FamilyMember.family_id == family_id, FamilyMember.user_id.is_(None)
-        )
+        await limits.serialise_quota(session, "managed_profiles", family_id)
+        count = await limits.managed_profiles(session, family_id)
         _check(
             count,
             self.managed_profiles_per_family,
@@ -98,14 +96,8 @@ class Quotas:
         )
 
     async def ensure_another_invitation(self, session: AsyncSession, family_id: uuid.UUID) -> None:
-        await _serialise(session, "invitations", family_id)
-        count = await _count(
-            session,
-            Invitation.family_id == family_id,
-            Invitation.revoked_at.is_(None),
-            Invitation.expires_at > func.now(),
-            Invitation.use_count < Invitation.max_uses,
-        )
+        await limits.serialise_quota(session, "invitations", family_id)
+        count = await limits.pending_invitations(session, family_id)
         _check(
             count,
             self.pending_invitations_per_family,
@@ -115,17 +107,6 @@ class Quotas:
 
     def ensure_another_version(self, versions: int) -> None:
         _check(versions, self.versions_per_habit, HABIT_VERSION_QUOTA, "versions per habit")
-
-
-async def _serialise(session: AsyncSession, quota: str, owner: uuid.UUID) -> None:
-    """Until the transaction ends, one request at a time counts and adds to this quota."""
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(f"quota:{quota}:{owner}", 17)))
-    )
-
-
-async def _count(session: AsyncSession, *conditions: Any) -> int:
-    return int(await session.scalar(select(func.count()).where(*conditions)) or 0)
 
 
 def _check(count: int, limit: int, code: str, what: str) -> None:

@@ -10,34 +10,30 @@ our migrations. One statement in the request's own transaction costs less than a
 
 The count is a fixed window per login and bucket. It is taken in the request's transaction,
 so a request that fails is not counted, and a login's concurrent requests of one bucket wait
-for each other's commit (the counter row's lock): neither matters at these rates."""
+for each other's commit (the counter row's lock): neither matters at these rates. The
+statements are `app.repositories.limits`'."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import ProblemError
+from app.repositories import limits
 
 WINDOW_SECONDS = 60
 # Stats of a habit with a longer history than this count against `long_stats`; shorter ones
 # (nearly all, and the hot path's common case) cost no statement.
 LONG_STATS_DAYS = 400
-_TAKE = "select public.take_rate_limit($1, $2, $3)"
 
 
 async def forget_old_windows(engine: AsyncEngine) -> int:
     """Drop counters whose window ended long ago (`loopin maintain`): the table holds the
     logins active in the last hour, not every login that ever was."""
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            text("delete from public.rate_limits where window_start < now() - interval '1 hour'")
-        )
-    return int(result.rowcount or 0)
+    return await limits.forget_old_windows(engine)
 
 
 class RateLimited(ProblemError):
@@ -59,14 +55,15 @@ class Bucket:
 
     async def take(self, session: AsyncSession) -> None:
         """Count this request (ORM session); RateLimited when over the limit."""
-        wait = await session.scalar(
-            select(func.public.take_rate_limit(self.name, self.per_minute, WINDOW_SECONDS))
+        self._check(
+            await limits.take_rate_limit(session, self.name, self.per_minute, WINDOW_SECONDS)
         )
-        self._check(wait)
 
     async def take_on(self, connection: Any) -> None:
         """The same on a hot path's asyncpg connection (`app.db.sql`)."""
-        self._check(await connection.fetchval(_TAKE, self.name, self.per_minute, WINDOW_SECONDS))
+        self._check(
+            await limits.take_rate_limit_on(connection, self.name, self.per_minute, WINDOW_SECONDS)
+        )
 
     def _check(self, wait: int | None) -> None:
         if wait:

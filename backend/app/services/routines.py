@@ -1,5 +1,6 @@
 """Routines: an ordered list of one member's habits. Every change of items or schedule is a
-new immutable version; progress on a date uses the version in force that day."""
+new immutable version; progress on a date uses the version in force that day. The rules
+live here; the statements in `app.repositories.routines`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
 from app.domain.actor import Actor
-from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
+from app.models import FamilyMember, Routine, RoutineVersion
 from app.models.enums import MemberRole
-from app.repositories.tenancy import with_my_membership
+from app.repositories import routines as routines_repo
 from app.schemas.routine import RoutineCreate, RoutineUpdate
 from app.services.families import IdConflict, VersionMismatch
-from app.services.habit_context import ASSIGNEE, Clock, NotYourHabit, clock_of, load_assignee
-from app.services.pagination import page_of, paginate
+from app.services.habit_context import Clock, NotYourHabit, clock_of, load_assignee
 from app.services.scope import InsufficientRole, require_membership
 
 
@@ -114,54 +112,32 @@ class RoutineService:
             habit_ids=data.habit_ids,
             schedule=data.schedule.model_dump() if data.schedule else None,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(routine)
-                await self.session.flush()
-                self.session.add(version)
-        except IntegrityError:
-            raise IdConflict("This id is already used by another resource.") from None
-        await self.session.refresh(routine)
-        await self.session.refresh(version)
+        if not await routines_repo.insert_routine(self.session, routine, version):
+            raise IdConflict("This id is already used by another resource.")
         return RoutineView(routine, version), True
 
     async def list_in_family(
         self, family_id: uuid.UUID, *, cursor: str | None, limit: int
     ) -> tuple[list[RoutineView], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        query = paginate(
-            select(Routine).where(Routine.family_id == family_id, Routine.deleted_at.is_(None)),
-            created_at=Routine.created_at,
-            row_id=Routine.id,
-            cursor=cursor,
-            limit=limit,
+        routines, next_cursor = await routines_repo.list_live(
+            self.session, family_id, cursor=cursor, limit=limit
         )
-        routines, next_cursor = page_of(
-            (await self.session.scalars(query)).all(), limit, key=lambda r: (r.created_at, r.id)
-        )
-        current = await self._current_versions(routines)
+        current = await routines_repo.current_versions(self.session, routines)
         return [RoutineView(r, current[r.id]) for r in routines], next_cursor
 
     async def get(self, routine_id: uuid.UUID) -> RoutineView:
         routine, _, _ = await self._load(routine_id)
-        return RoutineView(routine, (await self._current_versions([routine]))[routine.id])
+        current = await routines_repo.current_versions(self.session, [routine])
+        return RoutineView(routine, current[routine.id])
 
     async def versions(self, routine_id: uuid.UUID) -> list[RoutineVersion]:
         await self._load(routine_id)
-        rows = await self.session.scalars(
-            select(RoutineVersion)
-            .where(RoutineVersion.routine_id == routine_id)
-            .order_by(RoutineVersion.number)
-        )
-        return list(rows)
+        return await routines_repo.versions_of(self.session, routine_id)
 
     async def version(self, routine_id: uuid.UUID, number: int) -> RoutineVersion:
         await self._load(routine_id)
-        version = await self.session.scalar(
-            select(RoutineVersion).where(
-                RoutineVersion.routine_id == routine_id, RoutineVersion.number == number
-            )
-        )
+        version = await routines_repo.find_version(self.session, routine_id, number)
         if version is None:
             raise RoutineVersionNotFound(f"The routine has no version {number}.")
         return version
@@ -178,7 +154,7 @@ class RoutineService:
                 expected_version=expected,
                 current_version=routine.version,
             )
-        current = (await self._current_versions([routine]))[routine.id]
+        current = (await routines_repo.current_versions(self.session, [routine]))[routine.id]
         values: dict[str, object] = {}
         if changes.name is not None:
             values["name"] = changes.name
@@ -187,11 +163,7 @@ class RoutineService:
         if changes.changes_items:
             habit_ids = changes.habit_ids or list(current.habit_ids)
             await self._check_items(routine.family_id, routine.assignee_id, habit_ids)
-            last_number = await self.session.scalar(
-                select(func.max(RoutineVersion.number)).where(
-                    RoutineVersion.routine_id == routine.id
-                )
-            )
+            last_number = await routines_repo.last_version_number(self.session, routine.id)
             schedule = (
                 (changes.schedule.model_dump() if changes.schedule else None)
                 if "schedule" in changes.model_fields_set
@@ -200,23 +172,16 @@ class RoutineService:
             current = RoutineVersion(
                 routine_id=routine.id,
                 family_id=routine.family_id,
-                number=(last_number or 0) + 1,
+                number=last_number + 1,
                 effective_from=changes.effective_from or clock.today(self.now),
                 habit_ids=habit_ids,
                 schedule=schedule,
             )
-            self.session.add(current)
-            await self.session.flush()
-            await self.session.refresh(current)
+            await routines_repo.insert_version(self.session, current)
             values["current_version"] = current.number
         if values:
-            values.update(version=Routine.version + 1, updated_at=func.now())
-            updated = await self.session.scalar(
-                update(Routine)
-                .where(Routine.id == routine.id, Routine.version == routine.version)
-                .values(**values)
-                .returning(Routine)
-                .execution_options(populate_existing=True)
+            updated = await routines_repo.update_routine(
+                self.session, routine.id, values, version=routine.version
             )
             if updated is None:
                 raise VersionMismatch("The routine changed while you edited it; retry.")
@@ -226,56 +191,25 @@ class RoutineService:
     async def delete(self, routine_id: uuid.UUID) -> None:
         routine, mine, _ = await self._load(routine_id)
         self._ensure_may_manage(routine, mine)
-        await self.session.execute(
-            update(Routine)
-            .where(Routine.id == routine_id)
-            .values(deleted_at=func.now(), updated_at=func.now(), version=Routine.version + 1)
-        )
+        await routines_repo.soft_delete(self.session, routine_id)
 
     async def _load(self, routine_id: uuid.UUID) -> tuple[Routine, FamilyMember, Clock]:
-        assignee = ASSIGNEE
-        query = (
-            select(Routine, Family, assignee, User)
-            .join(Family, Family.id == Routine.family_id)
-            .join(assignee, assignee.id == Routine.assignee_id)
-            .outerjoin(User, User.id == assignee.user_id)
-            .where(Routine.id == routine_id, Routine.deleted_at.is_(None))
-        )
-        query, _ = with_my_membership(query, self.actor, Routine.family_id)
-        row = (await self.session.execute(query)).first()
-        if row is None:
+        found = await routines_repo.find_visible(self.session, self.actor, routine_id)
+        if found is None:
             raise RoutineNotFound("No routine with this id is visible to you.")
-        routine, family, member, profile, mine = row
-        return routine, mine, clock_of(member, family, profile)
+        clock = clock_of(found.assignee, found.family, found.profile)
+        return found.routine, found.mine, clock
 
     @staticmethod
     def _ensure_may_manage(routine: Routine, mine: FamilyMember) -> None:
         if not (mine.role.at_least(MemberRole.ADMIN) or mine.id == routine.assignee_id):
             raise NotYourHabit("Only the routine's assignee or a family admin can change this.")
 
-    async def _current_versions(self, routines: list[Routine]) -> dict[uuid.UUID, RoutineVersion]:
-        if not routines:
-            return {}
-        wanted = [(r.id, r.current_version) for r in routines]
-        rows = await self.session.scalars(
-            select(RoutineVersion).where(
-                func.row(RoutineVersion.routine_id, RoutineVersion.number).in_(wanted)
-            )
-        )
-        return {version.routine_id: version for version in rows}
-
     async def _check_items(
         self, family_id: uuid.UUID, assignee_id: uuid.UUID, habit_ids: list[uuid.UUID]
     ) -> None:
-        found = set(
-            await self.session.scalars(
-                select(Habit.id).where(
-                    Habit.id.in_(habit_ids),
-                    Habit.family_id == family_id,
-                    Habit.assignee_id == assignee_id,
-                    Habit.deleted_at.is_(None),
-                )
-            )
+        found = await routines_repo.usable_habit_ids(
+            self.session, family_id, assignee_id, habit_ids
         )
         missing = [str(habit_id) for habit_id in habit_ids if habit_id not in found]
         if missing:
@@ -285,7 +219,8 @@ class RoutineService:
             )
 
     async def _existing(self, routine_id: uuid.UUID) -> RoutineView | None:
-        routine = await self.session.get(Routine, routine_id)
+        routine = await routines_repo.find_routine(self.session, routine_id)
         if routine is None:
             return None
-        return RoutineView(routine, (await self._current_versions([routine]))[routine.id])
+        current = await routines_repo.current_versions(self.session, [routine])
+        return RoutineView(routine, current[routine.id])

@@ -22,12 +22,13 @@ that has not seen every change below that bound gets 410 `resync_required`. A pa
 began with no cursor started from nothing, so what compaction had removed by then is nothing
 it can miss; it remembers the bound it began under (`fresh_bound`), and a bound raised while
 the pass goes on may have removed the deletion of something a page already delivered: 410.
+
+The statements are `app.repositories.sync`'; the habits' come from `habit_context`'s loaders.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import uuid
 from collections.abc import Iterable
@@ -36,69 +37,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import (
-    BigInteger,
-    Select,
-    TextClause,
-    literal,
-    select,
-    text,
-    true,
-    tuple_,
-    union_all,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.core.errors import Gone, Unprocessable
 from app.domain.actor import Actor
-from app.models import (
-    Checkin,
-    Family,
-    FamilyMember,
-    Habit,
-    HabitVersion,
-    Routine,
-    RoutineVersion,
-    SyncChange,
-)
-from app.repositories.tenancy import families_of, memberships_of
+from app.models import SyncChange
+from app.repositories import sync as sync_repo
+from app.repositories.sync import NIL_UUID, SNAPSHOT_KINDS
 from app.schemas.family import FamilyRead, MemberRead
 from app.schemas.habit import CheckinRead, HabitRead, HabitVersionRead
 from app.schemas.routine import RoutineRead, RoutineVersionRead
 from app.services.families import FamilyView
-from app.services.habit_context import clock_of, in_force, load_versions, with_assignee_clock
+from app.services.habit_context import in_force, load_habits, load_versions
 from app.services.habits import HabitView
-from app.services.id_lists import among
 from app.services.rate_limits import RateLimits
 from app.services.routines import RoutineView, version_dict
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 # The order a client applies changes in: parents before children.
-TYPE_ORDER = ("family", "member", "habit", "habit_version", "routine", "routine_version", "checkin")
-NIL_UUID = uuid.UUID(int=0)
+TYPE_ORDER = ("family", *SNAPSHOT_KINDS)
 # A page stops short of `limit` entities when their JSON would pass this (the envelope and
 # escaped non-ASCII text stay well inside 1 MB): a note or a description can be KBs.
 PAGE_BYTES = 768 * 1024
 _CHANGE_OVERHEAD = 80  # {"type":..,"id":..,"deleted":..,"data":..} around the resource
-_RESYNC_BELOW = text("select resync_below_txid from public.sync_log_state")
-_HORIZON = text("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-_HORIZON_AND_BOUND = text(
-    "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-    " (select resync_below_txid from public.sync_log_state)"
-)
-# What a joined family's snapshot walks, in this order (the family itself comes with the join
-# row): each kind's table, and whether it soft-deletes (only live rows are sent).
-SNAPSHOT_KINDS = TYPE_ORDER[1:]
-_SNAPSHOT_TABLES = {
-    "member": ("family_members", False),
-    "habit": ("habits", True),
-    "habit_version": ("habit_versions", False),
-    "routine": ("routines", True),
-    "routine_version": ("routine_versions", False),
-    "checkin": ("checkins", False),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,17 +159,24 @@ class SyncService:
         if cursor.snapshot is not None:
             return await self._snapshot_page(cursor, limit)
         if not cursor_text:
-            # A pass begins: read before the rows, so a removal after it raises the bound.
-            horizon, bound = (await self.session.execute(_HORIZON_AND_BOUND)).one()
-            cursor = Cursor(fresh_bound=int(bound))
+            # A pass begins: the bound is read with the horizon, before the rows, so that a
+            # removal after it shows as a raised bound on the pass's next page.
+            horizon, bound = await sync_repo.horizon_and_resync_below(self.session)
+            cursor = Cursor(fresh_bound=bound)
         else:
-            horizon = await self.session.scalar(_HORIZON)
-        horizon = int(horizon)
-        rows = (await self.session.scalars(self._log_page(cursor, horizon, limit + 1))).all()
+            horizon = await sync_repo.horizon(self.session)
+        rows = await sync_repo.log_page(
+            self.session,
+            self.actor,
+            from_txid=cursor.horizon,
+            below_txid=horizon,
+            after=(cursor.after_txid, cursor.after_seq),
+            size=limit + 1,
+        )
         if cursor_text:
             # Read after the rows: compaction raises the bound (committed) before it removes
             # a tombstone, so any removal the rows above missed is covered by what this sees.
-            resync_below = int(await self.session.scalar(_RESYNC_BELOW) or 0)
+            resync_below = await sync_repo.resync_below(self.session)
             if cursor.missed_removals(resync_below):
                 raise ResyncRequired(
                     "This cursor is older than the change log's history: drop the local copy"
@@ -240,57 +209,19 @@ class SyncService:
         changes = _changes(found, ((row.entity_type, row.entity_id) for row in rows))
         return {"changes": changes, "next_cursor": next_cursor.encode(), "has_more": has_more}
 
-    def _log_page(self, cursor: Cursor, horizon: int, size: int) -> Select[tuple[SyncChange]]:
-        """The next `size` log rows for the caller after the cursor, in (txid, seq) order:
-        each of the caller's families walks its (family_id, txid, seq) index for at most
-        `size` rows, and so do the caller's own access rows; the merge keeps the first
-        `size`. A page reads about `size` rows per family, however long the log is."""
-
-        def after_cursor(query: Select[Any]) -> Select[Any]:
-            return (
-                query.where(
-                    SyncChange.txid >= cursor.horizon,
-                    SyncChange.txid < horizon,
-                    tuple_(SyncChange.txid, SyncChange.seq)
-                    > tuple_(
-                        literal(cursor.after_txid, BigInteger),
-                        literal(cursor.after_seq, BigInteger),
-                    ),
-                )
-                .order_by(SyncChange.txid, SyncChange.seq)
-                .limit(size)
-            )
-
-        mine = memberships_of(self.actor).subquery("mine")
-        per_family = after_cursor(
-            select(SyncChange).where(
-                SyncChange.family_id == mine.c.family_id, SyncChange.user_id.is_(None)
-            )
-        ).lateral("family_changes")
-        family_rows = select(per_family).select_from(mine).join(per_family, true())
-        access_rows = after_cursor(
-            select(SyncChange).where(SyncChange.user_id == self.actor.user_id)
-        ).subquery("access_changes")
-        merged = union_all(family_rows, select(access_rows)).subquery("changes")
-        change = aliased(SyncChange, merged)
-        return select(change).order_by(change.txid, change.seq).limit(size)
-
     async def _snapshot_page(self, cursor: Cursor, limit: int) -> dict[str, Any]:
         """The next `limit` entities of a joined family, in (kind, id) order. RLS hides the
         family's rows from a caller who has left it meanwhile: the snapshot then simply ends
         (the log after the join row carries the tombstone)."""
         snapshot = cursor.snapshot
         assert snapshot is not None
-        found_ids = (
-            await self.session.execute(
-                _snapshot_ids_query(snapshot.kind),
-                {
-                    "family_id": snapshot.family_id,
-                    "after_id": snapshot.after_id,
-                    "limit": limit + 1,
-                },
-            )
-        ).all()
+        found_ids = await sync_repo.snapshot_ids(
+            self.session,
+            snapshot.family_id,
+            kind=snapshot.kind,
+            after_id=snapshot.after_id,
+            limit=limit + 1,
+        )
         has_more_inside = len(found_ids) > limit
         found_ids = found_ids[:limit]
         keys = [(SNAPSHOT_KINDS[kind], entity_id) for kind, entity_id in found_ids]
@@ -315,44 +246,28 @@ class SyncService:
         """Current GET shapes of the wanted entities the caller can still see."""
         found: dict[str, dict[uuid.UUID, Any]] = {kind: {} for kind in TYPE_ORDER}
         if wanted["family"]:
-            rows = await self.session.execute(
-                families_of(self.actor).where(among(Family.id, wanted["family"]))
-            )
-            for family, membership in rows.tuples():
+            for family, membership in await sync_repo.my_families(
+                self.session, self.actor, wanted["family"]
+            ):
                 found["family"][family.id] = _dump(
                     FamilyRead, FamilyView(family, membership).as_dict()
                 )
         if wanted["member"]:
-            for member in await self.session.scalars(
-                select(FamilyMember).where(among(FamilyMember.id, wanted["member"]))
-            ):
+            for member in await sync_repo.members(self.session, wanted["member"]):
                 found["member"][member.id] = MemberRead.model_validate(member).model_dump(
                     mode="json"
                 )
         if wanted["habit"]:
-            habit_rows = (
-                await self.session.execute(
-                    with_assignee_clock(
-                        select(Habit).where(
-                            among(Habit.id, wanted["habit"]), Habit.deleted_at.is_(None)
-                        )
-                    )
-                )
-            ).tuples()
+            habits = await load_habits(self.session, self.actor, list(wanted["habit"]))
             now = datetime.now(UTC)
-            habits = [
-                (habit, clock_of(member, family, profile))
-                for habit, member, family, profile in habit_rows
-            ]
-            versions = await load_versions(self.session, [habit.id for habit, _ in habits])
-            for habit, clock in habits:
+            versions = await load_versions(self.session, list(habits))
+            for habit_id, context in habits.items():
                 # The version in force on the assignee's today, as GET /v1/habits/{id} shows it.
-                version = in_force(versions[habit.id], clock.today(now))
-                found["habit"][habit.id] = _dump(HabitRead, HabitView(habit, version).as_dict())
+                version = in_force(versions[habit_id], context.clock.today(now))
+                view = HabitView(context.habit, version)
+                found["habit"][habit_id] = _dump(HabitRead, view.as_dict())
         if wanted["habit_version"]:
-            for version in await self.session.scalars(
-                select(HabitVersion).where(among(HabitVersion.id, wanted["habit_version"]))
-            ):
+            for version in await sync_repo.habit_versions(self.session, wanted["habit_version"]):
                 found["habit_version"][version.id] = {
                     "id": str(version.id),
                     "habit_id": str(version.habit_id),
@@ -361,9 +276,7 @@ class SyncService:
         if wanted["routine"] or wanted["routine_version"]:
             await self._load_routines(wanted, found)
         if wanted["checkin"]:
-            for checkin in await self.session.scalars(
-                select(Checkin).where(among(Checkin.id, wanted["checkin"]))
-            ):
+            for checkin in await sync_repo.checkins(self.session, wanted["checkin"]):
                 found["checkin"][checkin.id] = CheckinRead.model_validate(checkin).model_dump(
                     mode="json"
                 )
@@ -372,30 +285,10 @@ class SyncService:
     async def _load_routines(
         self, wanted: dict[str, set[uuid.UUID]], found: dict[str, dict[uuid.UUID, Any]]
     ) -> None:
-        routines = list(
-            await self.session.scalars(
-                select(Routine).where(
-                    among(Routine.id, wanted["routine"]), Routine.deleted_at.is_(None)
-                )
-            )
-        )
+        routines = await sync_repo.live_routines(self.session, wanted["routine"])
         # The wanted versions, and the current version of each wanted routine.
-        current_of_wanted = (
-            select(RoutineVersion.id)
-            .join(
-                Routine,
-                (Routine.id == RoutineVersion.routine_id)
-                & (Routine.current_version == RoutineVersion.number),
-            )
-            .where(among(Routine.id, wanted["routine"]))
-        )
-        versions = list(
-            await self.session.scalars(
-                select(RoutineVersion).where(
-                    among(RoutineVersion.id, wanted["routine_version"])
-                    | RoutineVersion.id.in_(current_of_wanted)
-                )
-            )
+        versions = await sync_repo.routine_versions(
+            self.session, wanted["routine_version"], current_of=wanted["routine"]
         )
         current = {(v.routine_id, v.number): v for v in versions}
         for routine in routines:
@@ -452,28 +345,6 @@ def _changes(
 def _is_join(row: SyncChange) -> bool:
     """The row tells the caller they gained a family (a `user_id` row that is no tombstone)."""
     return row.user_id is not None and not row.deleted
-
-
-@functools.cache
-def _snapshot_ids_query(from_kind: int) -> TextClause:
-    """The next ids of a family's snapshot from kind `from_kind` on, in (kind, id) order:
-    after `:after_id` within that kind, from the first id in the later ones. Each kind reads
-    at most `:limit` ids through its (family_id, id) index, so a page costs its size."""
-    branches = []
-    for kind in range(from_kind, len(SNAPSHOT_KINDS)):
-        table, soft = _SNAPSHOT_TABLES[SNAPSHOT_KINDS[kind]]
-        after = ":after_id" if kind == from_kind else f"'{NIL_UUID}'::uuid"
-        live = " and deleted_at is null" if soft else ""
-        branches.append(
-            # Names from _SNAPSHOT_TABLES only; every value is a bind parameter.
-            f"(select {kind} as kind, id from public.{table}"  # noqa: S608
-            f" where family_id = :family_id and id > {after}{live}"
-            f" order by id limit :limit)"
-        )
-    return text(
-        f"select kind, id from ({' union all '.join(branches)}) as ids"  # noqa: S608
-        " order by kind, id limit :limit"
-    )
 
 
 def _dump(schema: type[BaseModel], data: object) -> dict[str, Any]:

@@ -1,19 +1,19 @@
-"""The caller's own profile: provisioning, changes, deletion."""
+"""The caller's own profile: provisioning, changes, deletion (statements in
+`app.repositories.users`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Unauthorized
 from app.domain.actor import Actor
-from app.domain.date_line import jumped_dates, skip_jumped_dates
-from app.models import Family, FamilyMember, User
+from app.domain.date_line import jumped_dates
+from app.models import User
 from app.models.enums import MemberRole
-from app.repositories.tenancy import memberships_of
+from app.repositories import users as users_repo
+from app.repositories.date_line import skip_jumped_dates
 from app.schemas.user import UserUpdate
 
 
@@ -30,20 +30,16 @@ class UserService:
     async def provision(self) -> User:
         """The caller's profile, created from the token on first use (one statement either
         way: insert-or-nothing, then read)."""
-        user = await self.session.get(User, self.actor.user_id)
+        user = await users_repo.find_user(self.session, self.actor.user_id)
         if user is not None:
             return user
-        statement = (
-            insert(User)
-            .values(
-                id=self.actor.user_id,
-                email=self.actor.email,
-                full_name=self.actor.full_name_hint,
-            )
-            .on_conflict_do_nothing(index_elements=[User.id])
+        await users_repo.insert_user_if_absent(
+            self.session,
+            self.actor.user_id,
+            email=self.actor.email,
+            full_name=self.actor.full_name_hint,
         )
-        await self.session.execute(statement)
-        user = await self.session.get(User, self.actor.user_id, populate_existing=True)
+        user = await users_repo.find_user(self.session, self.actor.user_id, reload=True)
         if user is None:  # pragma: no cover - the insert above guarantees it
             raise Unauthorized("The token's user no longer exists.", code="user_not_found")
         return user
@@ -64,21 +60,7 @@ class UserService:
     async def delete(self) -> None:
         """Delete the caller's profile and memberships, and the families only they were in.
         Refused while the caller is the only owner of a family that has other members."""
-        mine = memberships_of(self.actor).subquery()
-        member_counts = (
-            select(
-                FamilyMember.family_id,
-                func.count().label("members"),
-                func.count().filter(FamilyMember.role == MemberRole.OWNER).label("owners"),
-            )
-            .where(FamilyMember.family_id.in_(select(mine.c.family_id)))
-            .group_by(FamilyMember.family_id)
-            .subquery()
-        )
-        query = select(
-            mine.c.family_id, mine.c.role, member_counts.c.members, member_counts.c.owners
-        ).join(member_counts, member_counts.c.family_id == mine.c.family_id)
-        rows = (await self.session.execute(query)).all()
+        rows = await users_repo.headcounts_of_my_families(self.session, self.actor)
         alone_in = [row.family_id for row in rows if row.members == 1]
         blocking = [
             row.family_id
@@ -92,5 +74,5 @@ class UserService:
                 family_ids=[str(family_id) for family_id in blocking],
             )
         if alone_in:
-            await self.session.execute(delete(Family).where(Family.id.in_(alone_in)))
-        await self.session.execute(delete(User).where(User.id == self.actor.user_id))
+            await users_repo.delete_families(self.session, alone_in)
+        await users_repo.delete_user(self.session, self.actor.user_id)
