@@ -10,7 +10,7 @@ The app runs with a backfill window of ten years: Loop's cases span up to 1,000 
 Loop scores an unlogged today; Loopin counts today once it is checked in (docs/loop-parity.md).
 A case whose assertions look at an unlogged today is replayed one day earlier (`shift=1`):
 Loop's "today" is then Loopin's yesterday, which Loopin's stats have counted.
-The same cases are replayed on the score function in tests/services/test_loop_scores.py.
+The same cases are replayed on the score function in tests/domain/test_loop_scores.py.
 """
 
 from __future__ import annotations
