@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import PoolMode
-from app.db.database import Database, configure_transaction
+from app.db.database import Database
 from app.db.roles import REQUEST_ROLE
+from app.db.transaction import configure_transaction
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.builders import create_family, create_person

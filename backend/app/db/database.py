@@ -11,18 +11,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
 from app.db.disconnects import means_unavailable
-from app.db.roles import REQUEST_ROLE
 from app.db.sql import DriverConnections, PooledDriverConnections
 
 
@@ -115,8 +108,10 @@ class Database:
         self.url = url
         self.pool_mode = settings.pool_mode
         self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
+        # Sessions of their own, for tools outside a request (requests use
+        # `app.db.transaction`, whose session shares the request's connection).
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # The hot paths' connections (app.db.sql): the same pool, without the ORM.
+        # Where every request's connection and transaction come from (app.db.sql).
         self.driver_connections: DriverConnections = PooledDriverConnections(self.engine)
 
     async def dispose(self) -> None:
@@ -139,35 +134,3 @@ class Database:
         async with asyncio.timeout(within_seconds):
             async with self.engine.connect() as connection:
                 await connection.execute(text("select 1"))
-
-
-# Everything a request transaction needs, set in one round trip with `set_config(..., true)`
-# (= SET LOCAL): it ends with the transaction, so it is safe on a transaction-mode pooler.
-_TIMEOUTS = (
-    "select set_config('statement_timeout', :statement_timeout, true),"
-    " set_config('lock_timeout', :lock_timeout, true)"
-)
-_SYSTEM_SETUP = text(_TIMEOUTS)
-_USER_SETUP = text(
-    _TIMEOUTS + ", set_config('request.jwt.claims', :claims, true),"
-    f" set_config('role', '{REQUEST_ROLE}', true)"
-)
-
-
-async def configure_transaction(
-    target: AsyncSession | AsyncConnection,
-    settings: Settings,
-    *,
-    claims_json: str | None = None,
-) -> None:
-    """Start the transaction's context: timeouts, and when a user acts, their JWT claims and
-    the request role, so Postgres RLS checks the same tenancy as the services."""
-    params = {
-        "statement_timeout": f"{settings.statement_timeout_ms}ms",
-        "lock_timeout": f"{settings.lock_timeout_ms}ms",
-    }
-    if claims_json is None:
-        await target.execute(_SYSTEM_SETUP, params)
-    else:
-        params["claims"] = claims_json
-        await target.execute(_USER_SETUP, params)
