@@ -1,4 +1,4 @@
-"""Engine and sessions. Nothing here runs at import time: the app's lifespan builds a
+"""The engine and its pool. Nothing here runs at import time: the app's lifespan builds a
 `Database` from the settings and disposes it on shutdown."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
@@ -101,16 +101,14 @@ def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -
 
 
 class Database:
-    """The runtime engine, its session factory, and the per-transaction settings."""
+    """The runtime engine, where requests get their connections (`driver_connections`),
+    and the settings their transactions apply."""
 
     def __init__(self, settings: Settings, url: DatabaseUrl) -> None:
         self.settings = settings
         self.url = url
         self.pool_mode = settings.pool_mode
         self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
-        # Sessions of their own, for tools outside a request (requests use
-        # `app.db.transaction`, whose session shares the request's connection).
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Where every request's connection and transaction come from (app.db.sql).
         self.driver_connections: DriverConnections = PooledDriverConnections(self.engine)
 
