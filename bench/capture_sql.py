@@ -114,7 +114,8 @@ async def record(
         engine = database.engine.sync_engine
 
         def on_driver_statement(query: Any) -> None:
-            # The hot paths' statements (app.db.sql), BEGIN and COMMIT included.
+            # Statements sent on the driver itself: every request's BEGIN, user setup and
+            # COMMIT (app.db.transaction), and the hot paths' SQL.
             sql = query.query.strip().rstrip(";").strip()
             if sql.upper() in ("BEGIN", "COMMIT"):
                 sql = sql.upper()
@@ -124,17 +125,11 @@ async def record(
             database.engine, query_logger=on_driver_statement
         )
 
+        # The ORM's statements. (Its BEGIN and COMMIT send nothing: the request transaction
+        # is the driver's, recorded above.)
         @event.listens_for(engine, "before_cursor_execute")
         def on_execute(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
             recording.append(Statement(sql, tuple(params or ())))
-
-        @event.listens_for(engine, "begin")
-        def on_begin(_connection: Any) -> None:
-            recording.append(Statement("BEGIN", ()))
-
-        @event.listens_for(engine, "commit")
-        def on_commit(_connection: Any) -> None:
-            recording.append(Statement("COMMIT", ()))
 
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://loopin") as client:

@@ -13,12 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.core.config import DatabaseUrl, Settings
 from app.db.database import Database
@@ -94,9 +89,6 @@ def app_on_connection(settings: Settings, connection: AsyncConnection) -> FastAP
     url = settings.runtime_url
     assert url is not None
     database = Database(settings, url)
-    database.sessionmaker = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
     database.driver_connections = TestDriverConnection(connection)
     app.state.database = database
     return app

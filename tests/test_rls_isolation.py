@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import Settings
-from app.db.database import configure_transaction
 from app.db.roles import REQUEST_ROLE
+from app.db.transaction import configure_transaction
 from app.services.invitations import hash_token
 from tests.support.builders import Person, add_member
 from tests.support.family_roles import (

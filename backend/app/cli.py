@@ -45,7 +45,7 @@ from app.core.metrics_server import (
 )
 from app.core.security import mint_token
 from app.core.tracing import tracing_configured
-from app.db.database import Database, configure_transaction
+from app.db.database import Database
 from app.db.diagnostics import describe_connection_error
 from app.db.embedded_db import (
     EmbeddedPostgres,
@@ -61,6 +61,7 @@ from app.db.migrations import (
     upgrade_to_head,
 )
 from app.db.roles import REQUEST_ROLE
+from app.db.transaction import configure_transaction
 from app.demo_habits import seed_demo
 from app.seed import (
     DEMO_FAMILY_NAME,

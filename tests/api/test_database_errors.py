@@ -10,9 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import column, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.deps import SessionDep
 from app.db.disconnects import means_disconnect
+from tests.support.builders import create_person
 
 
 @pytest.fixture
@@ -29,10 +31,14 @@ def too_many_arguments(app: FastAPI) -> str:
 
 
 async def test_a_driver_error_is_a_logged_500_not_a_503(
-    client: httpx.AsyncClient, too_many_arguments: str, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient,
+    connection: AsyncConnection,
+    too_many_arguments: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    ada = await create_person(connection, "ada")  # every request's transaction has a user
     with caplog.at_level(logging.ERROR, logger="app.core.errors"):
-        response = await client.get(too_many_arguments)
+        response = await client.get(too_many_arguments, headers=ada.headers)
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "internal_error"

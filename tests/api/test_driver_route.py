@@ -10,13 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import SessionDep
+from app.api import deps
+from app.api.deps import SessionDep, get_claims, get_settings
 from app.api.driver_route import DriverRoute
 from app.api.routes import boards, checkins, habits
+from app.core.security import TokenClaims
 from app.schemas.board import FamilyBoard, TodayBoard
 from app.schemas.habit import CheckinRead, HabitStats
 from tests.conftest import StatementLog
@@ -206,4 +208,70 @@ def test_an_endpoint_of_another_shape_is_refused_at_start_up() -> None:
         raise AssertionError("never called")
 
     with pytest.raises(TypeError, match="DriverRoute"):
-        DriverRoute("/v1/somewhere", needs_the_orm, methods=["GET"])
+        DriverRoute("/v1/somewhere", needs_the_orm, methods=["GET"], response_model=TodayBoard)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"response_model_exclude_none": True},
+        {"response_model_exclude_unset": True},
+        {"response_model_exclude": {"date"}},
+        {"response_model_include": {"date"}},
+        {"response_model_by_alias": False},
+        {"dependencies": [Depends(get_settings)]},
+    ],
+)
+def test_a_route_option_the_pipeline_would_ignore_is_refused_at_start_up(
+    option: dict[str, Any],
+) -> None:
+    with pytest.raises(TypeError, match="would ignore"):
+        DriverRoute(
+            "/v1/me/today", boards.today_board, methods=["GET"], response_model=TodayBoard, **option
+        )
+
+
+async def test_dependency_overrides_apply_to_the_hot_routes(
+    app: FastAPI, client: httpx.AsyncClient, household: Household
+) -> None:
+    """A test (or a tool) that swaps a dependency gets its swap on these routes too: the
+    token is not looked at when the claims come from an override."""
+    owner = await app.state.token_verifier.verify(household.owner.token)
+    expected = await client.get("/v1/me/today", headers=household.owner.headers)
+    assert expected.status_code == 200
+
+    async def claims_of_the_owner() -> TokenClaims:
+        return owner
+
+    app.dependency_overrides[get_claims] = claims_of_the_owner
+    overridden = await client.get("/v1/me/today")
+
+    assert overridden.status_code == 200, overridden.text
+    assert overridden.json() == expected.json()
+
+
+async def test_the_transaction_the_hot_routes_declare_is_the_one_they_run(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    connection: AsyncConnection,
+    household: Household,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Served by the lean pipeline (no override), a hot route still opens its transaction
+    through `get_transaction`, the dependency it declares."""
+    opened: list[str] = []
+    real = deps.request_transaction
+
+    def recording(database: Any, actor: Any) -> Any:
+        opened.append(str(actor.user_id))
+        return real(database, actor)
+
+    monkeypatch.setattr(deps, "request_transaction", recording)
+    habit_id = await create_habit(connection, household.family_id, household.teen_member)
+    response = await client.put(
+        f"/v1/habits/{habit_id}/checkins/{days_ago(1)}",
+        json={"status": "done"},
+        headers=household.teen.headers,
+    )
+    assert response.status_code == 201
+    assert opened == [str(household.teen.user_id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
@@ -10,13 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.config import PoolMode
-from app.db.database import Database, configure_transaction
+from app.db.database import Database
 from app.db.roles import REQUEST_ROLE
+from app.db.transaction import configure_transaction, request_transaction
+from app.domain.actor import Actor
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.builders import create_family, create_person
 
 pytestmark = pytest.mark.pgbouncer
+
+ACTOR = Actor(user_id=uuid.uuid4(), email=None, claims_json='{"sub": "x"}')
 
 
 @pytest.fixture
@@ -39,12 +44,14 @@ async def test_parameterised_statements_in_many_transactions(pooled_database: Da
     ("prepared statement ... does not exist / already exists")."""
 
     async def one_transaction(n: int) -> int:
-        async with pooled_database.sessionmaker() as session, session.begin():
-            settings = pooled_database.settings
-            await configure_transaction(session, settings, claims_json='{"sub": "x"}')
+        # A request's: the hand-written SQL and the ORM session on one connection.
+        async with request_transaction(pooled_database, ACTOR) as transaction:
+            assert await transaction.sql.fetchval("select current_user") == REQUEST_ROLE
+            session = transaction.session
             role = await session.scalar(text("select current_user"))
             assert role == REQUEST_ROLE
             value = await session.scalar(text("select cast(:n as int) + 1"), {"n": n})
+            assert await transaction.sql.fetchval("select $1::int * 2", n) == 2 * n
             return int(value)
 
     results = await asyncio.gather(*(one_transaction(n) for n in range(200)))
@@ -53,7 +60,8 @@ async def test_parameterised_statements_in_many_transactions(pooled_database: Da
 
 async def test_write_then_read_through_pgbouncer(pooled_database: Database) -> None:
     table = "pgbouncer_probe"
-    async with pooled_database.sessionmaker() as session, session.begin():
+    async with pooled_database.engine.connect() as session, session.begin():
+        await configure_transaction(session, pooled_database.settings)
         await session.execute(text(f"create temp table {table} (v int) on commit drop"))
         await session.execute(text(f"insert into {table} values (:v)"), {"v": 7})
         assert await session.scalar(text(f"select v from {table}")) == 7

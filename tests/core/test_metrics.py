@@ -123,9 +123,10 @@ async def test_in_flight_counts_the_request_being_served(
 
 
 async def test_database_errors_are_counted_by_kind(
-    metered_client: tuple[FastAPI, httpx.AsyncClient],
+    metered_client: tuple[FastAPI, httpx.AsyncClient], connection: AsyncConnection
 ) -> None:
     app, client = metered_client
+    ada = await create_person(connection, "ada")  # every request's transaction has a user
 
     async def missing_table(session: SessionDep) -> None:
         await session.execute(text("select * from no_such_table"))
@@ -137,9 +138,9 @@ async def test_database_errors_are_counted_by_kind(
     app.add_api_route("/v1/test/division", division_by_zero)
     before = {kind: sample("loopin_db_errors_total", kind=kind) for kind in ("unexpected", "data")}
 
-    assert (await client.get("/v1/test/missing-table")).status_code == 500
-    assert (await client.get("/v1/test/division")).status_code == 422
-    assert (await client.get("/v1/test/division")).status_code == 422
+    assert (await client.get("/v1/test/missing-table", headers=ada.headers)).status_code == 500
+    assert (await client.get("/v1/test/division", headers=ada.headers)).status_code == 422
+    assert (await client.get("/v1/test/division", headers=ada.headers)).status_code == 422
 
     assert sample("loopin_db_errors_total", kind="unexpected") == before["unexpected"] + 1
     assert sample("loopin_db_errors_total", kind="data") == before["data"] + 2

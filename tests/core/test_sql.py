@@ -127,8 +127,8 @@ async def test_a_steady_load_within_the_pool_keeps_its_connections(live_app: Fas
     event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
 
     async def one_request() -> None:
-        async with database.driver_connections.transaction() as connection:
-            await connection.execute("select pg_sleep(0.05)")
+        async with database.driver_connections.transaction() as borrowed:
+            await borrowed.driver.execute("select pg_sleep(0.05)")
 
     for _wave in range(4):
         await asyncio.gather(*(one_request() for _ in range(16)))

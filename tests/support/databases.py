@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.embedded_db import EmbeddedPostgres, free_port
+from app.db.sql import BorrowedConnection
 from app.db.supabase_shape import DatabaseShape
 
 
@@ -120,15 +120,16 @@ async def _run_on(url: str, sql: str) -> None:
 
 
 class TestDriverConnection:
-    """The hot paths' connections (`app.db.sql`) in savepoint-isolated tests: always the
+    """Every request's connection (`app.db.sql`) in savepoint-isolated tests: always the
     test's own connection. Its transaction is asyncpg's, so the request's `transaction()`
-    nests as a savepoint and the test's rollback undoes it, as for the ORM session."""
+    nests as a savepoint and the test's rollback undoes it; its ORM session joins the test's
+    connection with a savepoint of its own, inside the request's."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
+    async def transaction(self) -> AsyncIterator[BorrowedConnection]:
         driver = (await self.connection.get_raw_connection()).driver_connection
         assert driver is not None
         if not driver.is_in_transaction():
@@ -136,4 +137,9 @@ class TestDriverConnection:
             # would be a top-level one and commit for real.
             await self.connection.execute(text("select 1"))
         async with driver.transaction():
-            yield driver
+            yield BorrowedConnection(driver, self._session)
+
+    def _session(self) -> AsyncSession:
+        return AsyncSession(
+            bind=self.connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )

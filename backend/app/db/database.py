@@ -1,4 +1,4 @@
-"""Engine and sessions. Nothing here runs at import time: the app's lifespan builds a
+"""The engine and its pool. Nothing here runs at import time: the app's lifespan builds a
 `Database` from the settings and disposes it on shutdown."""
 
 from __future__ import annotations
@@ -11,18 +11,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from app.core.config import DatabaseUrl, PoolMode, Settings
 from app.db.disconnects import means_unavailable
-from app.db.roles import REQUEST_ROLE
 from app.db.sql import DriverConnections, PooledDriverConnections
 
 
@@ -108,15 +101,15 @@ def build_engine(settings: Settings, url: DatabaseUrl, *, pool_mode: PoolMode) -
 
 
 class Database:
-    """The runtime engine, its session factory, and the per-transaction settings."""
+    """The runtime engine, where requests get their connections (`driver_connections`),
+    and the settings their transactions apply."""
 
     def __init__(self, settings: Settings, url: DatabaseUrl) -> None:
         self.settings = settings
         self.url = url
         self.pool_mode = settings.pool_mode
         self.engine = build_engine(settings, url, pool_mode=self.pool_mode)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # The hot paths' connections (app.db.sql): the same pool, without the ORM.
+        # Where every request's connection and transaction come from (app.db.sql).
         self.driver_connections: DriverConnections = PooledDriverConnections(self.engine)
 
     async def dispose(self) -> None:
@@ -139,35 +132,3 @@ class Database:
         async with asyncio.timeout(within_seconds):
             async with self.engine.connect() as connection:
                 await connection.execute(text("select 1"))
-
-
-# Everything a request transaction needs, set in one round trip with `set_config(..., true)`
-# (= SET LOCAL): it ends with the transaction, so it is safe on a transaction-mode pooler.
-_TIMEOUTS = (
-    "select set_config('statement_timeout', :statement_timeout, true),"
-    " set_config('lock_timeout', :lock_timeout, true)"
-)
-_SYSTEM_SETUP = text(_TIMEOUTS)
-_USER_SETUP = text(
-    _TIMEOUTS + ", set_config('request.jwt.claims', :claims, true),"
-    f" set_config('role', '{REQUEST_ROLE}', true)"
-)
-
-
-async def configure_transaction(
-    target: AsyncSession | AsyncConnection,
-    settings: Settings,
-    *,
-    claims_json: str | None = None,
-) -> None:
-    """Start the transaction's context: timeouts, and when a user acts, their JWT claims and
-    the request role, so Postgres RLS checks the same tenancy as the services."""
-    params = {
-        "statement_timeout": f"{settings.statement_timeout_ms}ms",
-        "lock_timeout": f"{settings.lock_timeout_ms}ms",
-    }
-    if claims_json is None:
-        await target.execute(_SYSTEM_SETUP, params)
-    else:
-        params["claims"] = claims_json
-        await target.execute(_USER_SETUP, params)

@@ -1,15 +1,16 @@
-"""The hot paths' transaction: hand-written SQL on the asyncpg connection itself.
+"""Where a request's connection comes from: the engine's own pool, checked out as a pooled
+asyncpg connection in a transaction (`app.db.transaction` owns that transaction).
 
 The screens the app opens most (the today board, a family's board, a check-in, a habit's
-stats) run a few fixed statements per request. Through the ORM each statement costs more
+stats) run a few fixed statements per request, and through the ORM each statement costs more
 Python than Postgres spends answering it (statement construction, cache keys, greenlet
-switches, entity loading), so these paths check a connection out of the same SQLAlchemy pool
-and talk to the driver directly: SQL written once as module constants, parameters by
-position, rows as asyncpg records. Every other endpoint keeps the ORM session.
+switches, entity loading). So the transaction is begun on the driver itself, hand-written SQL
+talks to it directly (parameters by position, rows as asyncpg records), and ORM code gets an
+`AsyncSession` over the same pooled connection only when it asks for one.
 
-Same rules as a session's transaction: one transaction per request, committed before the
-response is sent; the caller's claims and the request role set first (RLS applies);
-a connection the server dropped is invalidated, never handed out again.
+A connection the server dropped while pooled is replaced once before anything has run; one
+that failed mid-request is invalidated, never handed out again; "the database cannot serve"
+is answered `503 database_unavailable`.
 """
 
 from __future__ import annotations
@@ -17,31 +18,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from app.core.config import Settings
 from app.core.errors import DatabaseUnavailable
-from app.db.deadlines import database_deadline
 from app.db.disconnects import means_disconnect
-from app.db.roles import REQUEST_ROLE
 
-# One round trip for the transaction's context, as `configure_transaction` sets it for a
-# session; `set_config(..., true)` is SET LOCAL, safe on a transaction-mode pooler.
-USER_SETUP = (
-    "select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),"
-    f" set_config('request.jwt.claims', $3, true), set_config('role', '{REQUEST_ROLE}', true)"
-)
+
+@dataclass(frozen=True, slots=True)
+class BorrowedConnection:
+    """A connection inside its request's transaction: the asyncpg connection, and a factory
+    for an ORM session on the same connection and transaction."""
+
+    driver: Any  # asyncpg.Connection
+    open_session: Callable[[], AsyncSession]
 
 
 class DriverConnections(Protocol):
     """Where a request's transaction on an asyncpg connection comes from."""
 
-    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+    def transaction(self) -> AbstractAsyncContextManager[BorrowedConnection]: ...
 
 
 # Errors after which the connection may still be in the middle of an operation (a cancelled
@@ -90,25 +92,36 @@ class PooledDriverConnections:
         self.query_logger = query_logger
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
+    async def transaction(self) -> AsyncIterator[BorrowedConnection]:
         """A pooled connection in a transaction: committed when the block ends without an
         error, rolled back otherwise, the connection returned (or discarded) either way."""
         pooled, transaction = await self._begin()
-        connection = pooled.driver_connection
+        # Kept: an ORM session that meets a disconnect invalidates `pooled`, which then
+        # forgets its driver connection.
+        driver = _driver(pooled)
         try:
             try:
-                yield connection
+                yield BorrowedConnection(driver, lambda: self._session_on(pooled))
             except asyncio.CancelledError:
                 raise  # mid-statement maybe: the connection is discarded, the server rolls back
             except BaseException:
-                await transaction.rollback()
+                if not driver.is_closed():
+                    await transaction.rollback()
                 raise
             await transaction.commit()
         except BaseException as error:
-            await self._discard_if_broken(pooled, error)
+            await self._discard_if_broken(pooled, driver, error)
             _raise_as_answered(error)
         finally:
-            await self._checkin(pooled)
+            await self._checkin(pooled, driver)
+
+    def _session_on(self, pooled: PoolProxiedConnection) -> AsyncSession:
+        """An ORM session on the borrowed connection, inside the driver's transaction: the
+        adapter in autocommit, so SQLAlchemy's BEGIN and COMMIT send nothing (savepoints
+        still do), until the connection is checked in."""
+        pooled.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+        connection = AsyncConnection(self.engine, Connection(self.engine.sync_engine, pooled))
+        return AsyncSession(bind=connection, expire_on_commit=False)
 
     async def _begin(self) -> tuple[PoolProxiedConnection, Any]:
         """Check a connection out and begin. The BEGIN doubles as the liveness check a
@@ -117,20 +130,21 @@ class PooledDriverConnections:
         is tried instead of answering 503."""
         for attempt in (1, 2):
             pooled = await self._checkout()
+            driver = _driver(pooled)
             try:
-                transaction = _driver(pooled).transaction()  # raises if it is closed already
+                transaction = driver.transaction()  # raises if it is closed already
                 await transaction.start()
             except BaseException as error:
                 stale = (
                     means_disconnect(error)
                     or isinstance(error, asyncpg.InternalClientError)
-                    or _driver(pooled).is_closed()
+                    or driver.is_closed()
                 )
                 # Dropped while idle in the pool, most likely with every connection opened
                 # before it (a restarted or failed-over server): all are replaced on their
                 # next checkout, so the retry gets a fresh one.
-                await self._discard_if_broken(pooled, error, dropped=stale)
-                await self._checkin(pooled)
+                await self._discard_if_broken(pooled, driver, error, dropped=stale)
+                await self._checkin(pooled, driver)
                 if attempt == 2 or not stale:
                     _raise_as_answered(error)
                 continue
@@ -148,27 +162,31 @@ class PooledDriverConnections:
             _driver(pooled).add_query_logger(self.query_logger)
         return pooled
 
-    async def _checkin(self, pooled: PoolProxiedConnection) -> None:
+    async def _checkin(self, pooled: PoolProxiedConnection, driver: Any) -> None:
         if self.query_logger is not None:
-            _driver(pooled).remove_query_logger(self.query_logger)
+            driver.remove_query_logger(self.query_logger)
+        adapter = pooled.dbapi_connection
+        if adapter is not None:  # None once invalidated
+            adapter.autocommit = False
         # Closing a pooled connection returns it; the pool's reset may await the driver,
         # which SQLAlchemy only does inside its greenlet.
         await greenlet_spawn(pooled.close)
 
     async def _discard_if_broken(
-        self, pooled: PoolProxiedConnection, error: BaseException, *, dropped: bool = False
+        self,
+        pooled: PoolProxiedConnection,
+        driver: Any,
+        error: BaseException,
+        *,
+        dropped: bool = False,
     ) -> None:
         causes = _causes(error)
         busy = any(isinstance(cause, _LEAVES_PROTOCOL_BUSY) for cause in causes)
-        dropped = (
-            dropped
-            or any(means_disconnect(cause) for cause in causes)
-            or _driver(pooled).is_closed()
-        )
+        dropped = dropped or any(means_disconnect(cause) for cause in causes) or driver.is_closed()
         if busy or dropped:
             # Closed at once: SQLAlchemy's invalidation would first try a graceful close,
             # which a hung or vanished server never answers.
-            _driver(pooled).terminate()
+            driver.terminate()
         if dropped:
             # As SQLAlchemy does on a disconnect: this connection and every other one opened
             # before it (to the same, probably restarted, server) are replaced on their next
@@ -176,19 +194,3 @@ class PooledDriverConnections:
             await greenlet_spawn(self.engine.pool._invalidate, pooled, error)
         elif busy:
             await greenlet_spawn(pooled.invalidate, error)
-
-
-@asynccontextmanager
-async def user_transaction(
-    connections: DriverConnections, settings: Settings, claims_json: str
-) -> AsyncIterator[Any]:
-    """A transaction acting as the token's user: committed when the block ends without an
-    error, rolled back otherwise. Yields the asyncpg connection."""
-    async with database_deadline(settings), connections.transaction() as connection:
-        await connection.execute(
-            USER_SETUP,
-            f"{settings.statement_timeout_ms}ms",
-            f"{settings.lock_timeout_ms}ms",
-            claims_json,
-        )
-        yield connection

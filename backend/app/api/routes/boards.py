@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import ActingConnectionDep
+from app.api.deps import TransactionDep
 from app.api.driver_route import driver_route
 from app.schemas.board import FamilyBoard, TodayBoard
 from app.schemas.habit import AppDate
@@ -30,10 +30,10 @@ BoardDate = Annotated[
     response_model=TodayBoard,
     responses=problems(),
 )
-async def today_board(request: ActingConnectionDep, day: BoardDate = None) -> object:
+async def today_board(transaction: TransactionDep, day: BoardDate = None) -> object:
     """Every habit assigned to you that is due on the date, across your families, with its
     status, value, target and streak; and your routines with done/total counts."""
-    return await BoardService(request.sql, request.actor).today(day)
+    return await BoardService(transaction.sql, transaction.actor).today(day)
 
 
 @driver_route(
@@ -45,7 +45,7 @@ async def today_board(request: ActingConnectionDep, day: BoardDate = None) -> ob
     responses=problems(404),
 )
 async def family_board(
-    family_id: uuid.UUID, request: ActingConnectionDep, day: BoardDate = None
+    family_id: uuid.UUID, transaction: TransactionDep, day: BoardDate = None
 ) -> object:
     """Every member's progress on the family's local date."""
-    return await BoardService(request.sql, request.actor).family(family_id, day)
+    return await BoardService(transaction.sql, transaction.actor).family(family_id, day)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.api.deps import ActingConnectionDep, CurrentActor, SessionDep, SettingsDep
+from app.api.deps import CurrentActor, SessionDep, SettingsDep, TransactionDep
 from app.api.driver_route import driver_route
 from app.api.routes.habits import FromDate, ToDate
 from app.schemas.habit import CheckinList, CheckinRead, CheckinWrite
@@ -46,18 +46,18 @@ async def put(
     day: CheckinDate,
     data: CheckinWrite,
     response: Response,
-    request: ActingConnectionDep,
+    transaction: TransactionDep,
 ) -> object:
     """Record the habit for a local date: `201` new, `200` replaced. Safe to repeat.
     `422` for a date after the habit's local today, before its start, or older than the
     backfill window."""
     checkin, created = await put_checkin(
-        request.sql,
-        request.actor,
+        transaction.sql,
+        transaction.actor,
         habit_id,
         day,
         data,
-        backfill_days=request.settings.checkin_backfill_days,
+        backfill_days=transaction.settings.checkin_backfill_days,
     )
     if created:
         response.status_code = status.HTTP_201_CREATED

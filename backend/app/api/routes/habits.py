@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import ActingConnectionDep, CurrentActor, QuotasDep, SessionDep
+from app.api.deps import CurrentActor, QuotasDep, SessionDep, TransactionDep
 from app.api.driver_route import driver_route
 from app.api.params import DEFAULT_LIMIT, Cursor, IfMatch, Limit, parse_if_match, set_etag
 from app.schemas.habit import (
@@ -158,16 +158,16 @@ async def list_habit_versions(
     response_model=HabitStats,
     responses={**problems(404), **rate_limited()},
 )
-async def stats(habit_id: uuid.UUID, request: ActingConnectionDep) -> object:
+async def stats(habit_id: uuid.UUID, transaction: TransactionDep) -> object:
     """Streaks (following the schedule), Loop-style score in [0, 1], completion rates.
     For a habit with more than 400 days of history, at most
     `RATE_LIMIT_LONG_STATS_PER_MINUTE` (default 60) a minute per login, then `429
     rate_limited` with `Retry-After`."""
     return await habit_stats(
-        request.sql,
-        request.actor,
+        transaction.sql,
+        transaction.actor,
         habit_id,
-        long_stats_per_minute=request.settings.rate_limit_long_stats_per_minute,
+        long_stats_per_minute=transaction.settings.rate_limit_long_stats_per_minute,
     )
 
 
