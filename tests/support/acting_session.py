@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.config import Settings
-from app.db.database import configure_transaction
+from app.db.transaction import configure_transaction
 from app.domain.actor import Actor
 from tests.support.builders import Person
 
