@@ -37,7 +37,6 @@ from app.core.local_auth import (
     uses_local_secret,
 )
 from app.core.logging import configure_logging
-from app.core.metrics_otlp import otlp_metrics_configured
 from app.core.metrics_server import (
     MetricsSetupError,
     multiprocess_directory,
@@ -576,6 +575,10 @@ def doctor(_: argparse.Namespace) -> int:
 
 
 def _observability(settings: Settings) -> str:
+    # Imported here: it imports prometheus_client, which `serve` must import only after
+    # setting the multiprocess folder.
+    from app.core.metrics_otlp import otlp_metrics_configured
+
     traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
