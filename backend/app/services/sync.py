@@ -321,8 +321,8 @@ class SyncService:
             versions = await load_versions(self.session, [habit.id for habit, _ in habits])
             for habit, clock in habits:
                 # The version in force on the assignee's today, as GET /v1/habits/{id} shows it.
-                version = in_force(versions[habit.id], clock.today(now))
-                found["habit"][habit.id] = _dump(HabitRead, HabitView(habit, version).as_dict())
+                current = in_force(versions[habit.id], clock.today(now))
+                found["habit"][habit.id] = _dump(HabitRead, HabitView(habit, current).as_dict())
         if wanted["habit_version"]:
             for version in await self.session.scalars(
                 select(HabitVersion).where(among(HabitVersion.id, wanted["habit_version"]))
