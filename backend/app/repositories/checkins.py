@@ -92,17 +92,12 @@ class CheckinWriteRow(NamedTuple):
     note: str | None
 
 
-# Insert or replace every row in one statement. A write identical to the stored row changes
-# nothing (no new updated_at, no sync change), so a replayed offline queue is free; the
-# second branch then returns the row as it is. `xmax` is 0 only for a row this statement
-# inserted.
-_UPSERT_SQL = """
-with input as (
-    select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::text[], $5::numeric[],
-                         $6::text[]) as i(habit_id, family_id, date, status, value, note)
-), written as (
+# Insert or replace; a write identical to the stored row changes nothing (no new
+# updated_at, no sync change), so a replayed offline queue is free. `xmax` is 0 only for a
+# row this statement inserted.
+_WRITE = """
     insert into checkins as c (habit_id, family_id, date, status, value, note, logged_by)
-    select habit_id, family_id, date, status::checkin_status, value, note, $7 from input
+    {rows}
     on conflict (habit_id, date) do update
         set status = excluded.status, value = excluded.value, note = excluded.note,
             logged_by = excluded.logged_by, updated_at = now()
@@ -110,7 +105,26 @@ with input as (
             is distinct from (excluded.status, excluded.value, excluded.note)
     returning c.id, c.habit_id, c.date, c.status, c.value, c.note, c.logged_by,
               c.created_at, c.updated_at, c.xmax = 0 as created
+"""
+# The rows left as they were come back from the second branch, as they are. One row (the
+# PUT, the write the app sends most) has a shape of its own: the array form costs Postgres
+# a new plan per execution, this one is planned once per connection.
+_UPSERT_ONE_SQL = f"""
+with written as ({_WRITE.format(rows="values ($1, $2, $3, $4, $5, $6, $7)")})
+select * from written
+union all
+select {_COLUMNS}, false from checkins
+where habit_id = $1 and date = $3 and not exists (select from written)
+"""
+_FROM_INPUT = (
+    "select i.habit_id, i.family_id, i.date, i.status::checkin_status, i.value, i.note, $7"
+    " from input i"
 )
+_UPSERT_MANY_SQL = f"""
+with input as (
+    select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::text[], $5::numeric[],
+                         $6::text[]) as i(habit_id, family_id, date, status, value, note)
+), written as ({_WRITE.format(rows=_FROM_INPUT)})
 select * from written
 union all
 select c.id, c.habit_id, c.date, c.status, c.value, c.note, c.logged_by, c.created_at,
@@ -135,18 +149,13 @@ async def upsert_checkins(
     ones. Concurrent writers converge on one row holding the last write."""
     if not rows:
         return []
-    habit_ids, family_ids, dates, statuses, values, notes = zip(*rows, strict=True)
-    written: list[CheckinRecord] = await sql.fetch(
-        _UPSERT_SQL,
-        habit_ids,
-        family_ids,
-        dates,
-        statuses,
-        values,
-        notes,
-        logged_by,
-        record_class=CheckinRecord,
-    )
+    written: list[CheckinRecord]
+    if len(rows) == 1:
+        written = await sql.fetch(_UPSERT_ONE_SQL, *rows[0], logged_by, record_class=CheckinRecord)
+    else:
+        written = await sql.fetch(
+            _UPSERT_MANY_SQL, *zip(*rows, strict=True), logged_by, record_class=CheckinRecord
+        )
     if len(written) < len(rows):
         seen = {(row.habit_id, row.date) for row in written}
         missing = [row for row in rows if (row.habit_id, row.date) not in seen]
