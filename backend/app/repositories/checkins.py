@@ -107,8 +107,8 @@ _WRITE = """
               c.created_at, c.updated_at, c.xmax = 0 as created
 """
 # The rows left as they were come back from the second branch, as they are. One row (the
-# PUT, the write the app sends most) has a shape of its own: the array form costs Postgres
-# a new plan per execution, this one is planned once per connection.
+# PUT, the write the app sends most) has a shape of its own: through the array form it
+# costs more per execution, on both sides.
 _UPSERT_ONE_SQL = f"""
 with written as ({_WRITE.format(rows="values ($1, $2, $3, $4, $5, $6, $7)")})
 select * from written
