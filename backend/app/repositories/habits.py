@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -268,11 +268,16 @@ def with_assignee_clock(query: Select[Any]) -> Select[Any]:
     )
 
 
-def family_habits(
-    family_id: uuid.UUID, *, assignee_id: uuid.UUID | None, archived: bool | None
-) -> Select[Any]:
+async def family_habits(
+    session: AsyncSession,
+    family_id: uuid.UUID,
+    *,
+    assignee_id: uuid.UUID | None,
+    archived: bool | None,
+    page: Callable[[Select[Any]], Select[Any]],
+) -> list[tuple[Habit, FamilyMember, Family, User | None]]:
     """The family's live habits (of one assignee, archived or not), each with its assignee's
-    clock (`with_assignee_clock`): a query for the caller to page."""
+    clock (`with_assignee_clock`), narrowed to one page by `page`."""
     query = select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
     if assignee_id is not None:
         query = query.where(Habit.assignee_id == assignee_id)
@@ -280,7 +285,8 @@ def family_habits(
         query = query.where(
             Habit.archived_at.is_not(None) if archived else Habit.archived_at.is_(None)
         )
-    return with_assignee_clock(query)
+    rows = (await session.execute(page(with_assignee_clock(query)))).tuples().all()
+    return [(habit, member, family, profile) for habit, member, family, profile in rows]
 
 
 async def find_assignee(

@@ -150,18 +150,16 @@ class HabitService:
         limit: int,
     ) -> tuple[list[HabitView], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        query = paginate(
-            habit_rows.family_habits(family_id, assignee_id=assignee_id, archived=archived),
-            created_at=Habit.created_at,
-            row_id=Habit.id,
-            cursor=cursor,
-            limit=limit,
+        found = await habit_rows.family_habits(
+            self.session,
+            family_id,
+            assignee_id=assignee_id,
+            archived=archived,
+            page=lambda query: paginate(
+                query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
+            ),
         )
-        rows, next_cursor = page_of(
-            (await self.session.execute(query)).tuples().all(),
-            limit,
-            key=lambda row: (row[0].created_at, row[0].id),
-        )
+        rows, next_cursor = page_of(found, limit, key=lambda row: (row[0].created_at, row[0].id))
         versions = await load_versions(self.session, [row[0].id for row in rows])
         return [
             HabitView(
