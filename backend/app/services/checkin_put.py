@@ -14,7 +14,7 @@ from app.repositories.checkins import upsert_checkins
 from app.repositories.habits import fetch_versions, timeline_of
 from app.schemas.habit import CheckinWrite
 from app.services.checkins import check_value, check_writable, write_row
-from app.services.habit_context import may_manage_habit, require_habit
+from app.services.habit_context import require_habit
 
 
 async def put_checkin(
@@ -30,14 +30,7 @@ async def put_checkin(
     """Create or replace the check-in; `(checkin, created)`. Concurrent writers converge on
     one row holding the last write."""
     habit = await require_habit(sql, actor, habit_id)
-    check_writable(
-        may_manage=may_manage_habit(habit),
-        archived=habit.archived_at is not None,
-        start_date=habit.start_date,
-        today=habit.clock.today(now or datetime.now(UTC)),
-        day=day,
-        backfill_days=backfill_days,
-    )
+    check_writable(habit, day, now=now or datetime.now(UTC), backfill_days=backfill_days)
     versions = (await fetch_versions(sql, [habit_id]))[habit_id]
     check_value(timeline_of(versions, habit.start_date).rule_on(day), data)
     (written,) = await upsert_checkins(sql, [write_row(habit, day, data)], actor.user_id)

@@ -22,12 +22,7 @@ from app.repositories import checkins as checkin_rows
 from app.repositories.checkins import CheckinRecord, CheckinWriteRow
 from app.repositories.habits import HabitRecord, fetch_habits, fetch_versions, timeline_of
 from app.schemas.habit import BatchCheckinItem, CheckinWrite
-from app.services.habit_context import (
-    HabitNotFound,
-    NotYourHabit,
-    load_habit,
-    may_manage_habit,
-)
+from app.services.habit_context import HabitNotFound, ensure_may_manage, load_habit
 
 
 class HabitArchived(Conflict):
@@ -86,9 +81,9 @@ class CheckinService:
                 habit = habits.get(item.habit_id)
                 if habit is None:
                     raise HabitNotFound("No habit with this id is visible to you.")
-                self._check_writable(habit, item.date)
+                check_writable(habit, item.date, now=self.now, backfill_days=self.backfill_days)
                 timeline = timeline_of(versions[item.habit_id], habit.start_date)
-                self._check_value(timeline.rule_on(item.date), item)
+                check_value(timeline.rule_on(item.date), item)
             except ProblemError as problem:
                 results[index] = BatchResult(problem.status, problem=problem)
                 continue
@@ -111,7 +106,7 @@ class CheckinService:
 
     async def delete(self, habit_id: uuid.UUID, day: date) -> None:
         habit = await load_habit(self.session, self.actor, habit_id)
-        self._check_writable(habit, day)
+        check_writable(habit, day, now=self.now, backfill_days=self.backfill_days)
         await checkin_rows.delete_checkin(await driver_connection(self.session), habit_id, day)
 
     async def list_between(
@@ -122,40 +117,20 @@ class CheckinService:
         sql = await driver_connection(self.session)
         return await checkin_rows.fetch_checkins(sql, habit_id, first, last)
 
-    def _check_writable(self, habit: HabitRecord, day: date) -> None:
-        check_writable(
-            may_manage=may_manage_habit(habit),
-            archived=habit.archived_at is not None,
-            start_date=habit.start_date,
-            today=habit.clock.today(self.now),
-            day=day,
-            backfill_days=self.backfill_days,
-        )
-
-    @staticmethod
-    def _check_value(rule: Rule | None, data: CheckinWrite) -> None:
-        check_value(rule, data)
-
 
 def write_row(habit: HabitRecord, day: date, data: CheckinWrite) -> CheckinWriteRow:
     """What the repository writes for `data` on `day`."""
     return CheckinWriteRow(habit.id, habit.family_id, day, data.status.value, data.value, data.note)
 
 
-def check_writable(
-    *,
-    may_manage: bool,
-    archived: bool,
-    start_date: date,
-    today: date,
-    day: date,
-    backfill_days: int,
-) -> None:
-    """May the caller write a check-in of this habit for `day`? Raises the problem if not."""
-    if not may_manage:
-        raise NotYourHabit("Only the habit's assignee or a family admin can change this.")
-    if archived:
+def check_writable(habit: HabitRecord, day: date, *, now: datetime, backfill_days: int) -> None:
+    """May the caller write a check-in of this habit for `day` (the habit's local today
+    decided by `now`)? Raises the problem if not."""
+    ensure_may_manage(habit)
+    if habit.archived_at is not None:
         raise HabitArchived("Unarchive the habit to log it again.")
+    today = habit.clock.today(now)
+    start_date = habit.start_date
     if day > today:
         raise InvalidCheckinDate(
             f"{day} is in the future of the habit's local today ({today}).",
