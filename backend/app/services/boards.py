@@ -1,8 +1,8 @@
 """The two screens the app opens most: the caller's today board across families, and a
 family's board of every member. Each runs a fixed number of statements (one more when some
 habit's streak goes back past the recent days), whatever the number of families, members,
-habits or days of history, on the asyncpg connection directly (`app.db.sql`): they are the
-hot path of the app."""
+habits or days of history, on the request's asyncpg connection (`app.db.sql`): they are the
+hot path of the app. Their statements live in `app.repositories` (boards, habits, checkins)."""
 
 from __future__ import annotations
 
