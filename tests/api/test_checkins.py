@@ -586,8 +586,10 @@ class TestConcurrentPuts:
 
         def record(query: Any) -> None:
             if "insert into checkins" in query.query:
+                # The upsert takes its rows as arrays, one per column.
+                values = [v for p in query.args for v in (p if isinstance(p, tuple) else [p])]
                 upserts.append(
-                    next(p for p in query.args if isinstance(p, str) and p.startswith("write "))
+                    next(v for v in values if isinstance(v, str) and v.startswith("write "))
                 )
 
         database = live_app.state.database

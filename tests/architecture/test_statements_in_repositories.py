@@ -14,15 +14,6 @@ from tests.architecture.import_graph import APP
 # What builds or sends a statement.
 STATEMENT_BUILDERS = {"select", "insert", "update", "delete", "text", "union_all", "TextClause"}
 SESSION_STATEMENTS = {"execute", "scalar", "scalars", "get", "stream", "stream_scalars"}
-# Services whose statements another change moves (issue 14's habits and check-ins lane).
-NOT_YET_MOVED = {
-    "boards.py",
-    "checkin_put.py",
-    "checkins.py",
-    "habit_context.py",
-    "habit_stats.py",
-    "habits.py",
-}
 
 
 def statements_in(path: Path) -> list[str]:
@@ -54,12 +45,7 @@ def _is_session(node: ast.expr) -> bool:
 def test_services_send_no_statement_of_their_own() -> None:
     services = sorted((APP / "services").glob("*.py"))
     assert len(services) > 10  # the glob found the services
-    found = [
-        statement
-        for path in services
-        if path.name not in NOT_YET_MOVED
-        for statement in statements_in(path)
-    ]
+    found = [statement for path in services for statement in statements_in(path)]
     assert found == []
 
 

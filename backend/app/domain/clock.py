@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +36,17 @@ def local_today(timezone: str, day_start_hour: int, now: datetime) -> date:
         raise ValueError("now must be timezone-aware")
     local = now.astimezone(zone_named(timezone))
     return (local.replace(tzinfo=None) - timedelta(hours=day_start_hour)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Whose day it is: an IANA zone and the hour the day starts."""
+
+    timezone: str
+    day_start_hour: int
+
+    def today(self, now: datetime) -> date:
+        return local_today(self.timezone, self.day_start_hour, now)
 
 
 MAX_RANGE_DAYS = 366

@@ -36,7 +36,7 @@ from app.models import (
 )
 from app.repositories.families import MyFamily
 from app.repositories.id_lists import among
-from app.repositories.tenancy import families_of, memberships_of
+from app.repositories.tenancy import addressed_to, families_of, memberships_of
 
 # What a joined family's snapshot walks, in this order (the family itself comes with the join
 # row): each kind's table, and whether it soft-deletes (only live rows are sent). A cursor
@@ -111,7 +111,7 @@ async def log_page(
     ).lateral("family_changes")
     family_rows = select(per_family).select_from(mine).join(per_family, true())
     access_rows = after_cursor(
-        select(SyncChange).where(SyncChange.user_id == actor.user_id)
+        select(SyncChange).where(addressed_to(actor, SyncChange.user_id))
     ).subquery("access_changes")
     merged = union_all(family_rows, select(access_rows)).subquery("changes")
     change = aliased(SyncChange, merged)
@@ -142,12 +142,12 @@ def _snapshot_ids_query(from_kind: int) -> TextClause:
         live = " and deleted_at is null" if soft else ""
         branches.append(
             # Names from _SNAPSHOT_TABLES only; every value is a bind parameter.
-            f"(select {kind} as kind, id from public.{table}"  # noqa: S608
+            f"(select {kind} as kind, id from public.{table}"
             f" where family_id = :family_id and id > {after}{live}"
             f" order by id limit :limit)"
         )
     return text(
-        f"select kind, id from ({' union all '.join(branches)}) as ids"  # noqa: S608
+        f"select kind, id from ({' union all '.join(branches)}) as ids"
         " order by kind, id limit :limit"
     )
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from app.domain.actor import Actor
 from app.models import Family, FamilyMember
+
+
+def addressed_to(
+    actor: Actor, user_id: InstrumentedAttribute[uuid.UUID | None]
+) -> ColumnElement[bool]:
+    """Rows addressed to the actor's login itself rather than to one of their families (the
+    sync log's "you joined / left a family" rows)."""
+    return user_id == actor.user_id
 
 
 def memberships_of(actor: Actor) -> Select[tuple[FamilyMember]]:
@@ -62,3 +70,23 @@ def with_my_membership(
         mine, (mine.family_id == family_id) & (mine.user_id == actor.user_id)
     ).add_columns(mine)
     return joined, mine
+
+
+# --- The same joins as SQL text, for the repositories that speak to asyncpg directly -------
+# Built into their module constants once, at import: no cost per request.
+
+
+def my_membership_join(alias: str, family_id: str, user_id: str) -> str:
+    """`join family_members <alias>`: the actor's membership in the family `family_id` (a
+    column) belongs to, the actor given by the parameter `user_id` (`$2`). Rows of
+    families the actor is not in drop out; `<alias>.id` and `<alias>.role` are theirs."""
+    return (
+        f"join family_members {alias}"
+        f" on {alias}.family_id = {family_id} and {alias}.user_id = {user_id}"
+    )
+
+
+def my_member_ids(user_id: str) -> str:
+    """A subquery: the ids of the actor's memberships, the actor given by the parameter
+    `user_id` (`$1`)."""
+    return f"select m.id from family_members m where m.user_id = {user_id}"

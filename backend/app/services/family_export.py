@@ -27,10 +27,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
+from app.domain.clock import Clock
 from app.models import Checkin, Habit, HabitVersion, Routine, RoutineVersion
 from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
 from app.repositories.family_export import read_family
-from app.services.habit_context import Clock, in_force
+from app.services.habit_context import in_force
 from app.services.scope import require_membership
 
 HABITS_HEADER = (

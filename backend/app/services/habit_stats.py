@@ -1,21 +1,19 @@
-"""A habit's stats (streaks, score, completion rates) on the asyncpg connection directly
+"""A habit's stats (streaks, score, completion rates) on the request's asyncpg connection
 (`app.db.sql`): four statements after the transaction's setup, whatever the history
 (five for a history longer than LONG_STATS_DAYS: the rate limit's count)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import progress
 from app.domain.actor import Actor
-from app.domain.clock import local_today
-from app.services.habit_context import fetch_habit_facts, fetch_versions, timeline_of_records
+from app.repositories.checkins import fetch_entries
+from app.repositories.habits import fetch_versions, timeline_of
+from app.services.habit_context import require_habit
 from app.services.rate_limits import LONG_STATS_DAYS, Bucket
-
-# Status and value first: the rows are the progress engine's entries as they are.
-_HISTORY = "select status, value, date from checkins where habit_id = $1 and date >= $2"
 
 
 async def habit_stats(
@@ -26,15 +24,14 @@ async def habit_stats(
     now: datetime | None = None,
     long_stats_per_minute: int | None = None,
 ) -> dict[str, object]:
-    habit = await fetch_habit_facts(sql, actor, habit_id)
-    today = local_today(habit["timezone"], habit["day_start_hour"], now or datetime.now(UTC))
-    if long_stats_per_minute is not None and (today - habit["start_date"]).days > LONG_STATS_DAYS:
+    habit = await require_habit(sql, actor, habit_id)
+    today = habit.clock.today(now or datetime.now(UTC))
+    if long_stats_per_minute is not None and (today - habit.start_date).days > LONG_STATS_DAYS:
         # Only a long history costs enough to be counted (one more statement).
         await Bucket("long_stats", long_stats_per_minute).take_on(sql)
     versions = (await fetch_versions(sql, [habit_id]))[habit_id]
-    timeline = timeline_of_records(versions, habit["start_date"])
-    rows = await sql.fetch(_HISTORY, habit_id, habit["start_date"])
-    entries: dict[date, progress.EntryLike] = {row[2]: row for row in rows}
+    timeline = timeline_of(versions, habit.start_date)
+    entries = (await fetch_entries(sql, [habit_id], habit.start_date))[habit_id]
     outcomes = progress.units(timeline, entries, today)
     return {
         "habit_id": habit_id,

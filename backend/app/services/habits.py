@@ -7,32 +7,32 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
+from app.db.session_driver import driver_connection
 from app.domain import progress
 from app.domain.actor import Actor
 from app.domain.clock import date_range
 from app.models import Habit, HabitVersion
-from app.models.enums import MemberRole
+from app.repositories import habits as habit_rows
+from app.repositories.checkins import fetch_entries
+from app.repositories.habits import HabitRecord, VersionRecord, timeline_of
+from app.repositories.pagination import page_of, paginate
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
-    HabitContext,
     clock_of,
+    ensure_may_manage,
     in_force,
     load_assignee,
-    load_entries,
     load_habit,
     load_versions,
-    timeline_of,
-    with_assignee_clock,
 )
-from app.services.pagination import page_of, paginate
 from app.services.quotas import Quotas
-from app.services.scope import InsufficientRole, require_membership
+from app.services.scope import InsufficientRole, may_manage, require_membership
 
 
 class InvalidHabitChange(Unprocessable):
@@ -42,8 +42,11 @@ class InvalidHabitChange(Unprocessable):
 
 @dataclass(frozen=True, slots=True)
 class HabitView:
-    habit: Habit
-    version: HabitVersion
+    """A habit as the API shows it: its row (an entity after a write, a record after a
+    read) and its version in force."""
+
+    habit: Habit | HabitRecord
+    version: HabitVersion | VersionRecord
 
     def as_dict(self) -> dict[str, object]:
         habit, version = self.habit, self.version
@@ -100,7 +103,7 @@ class HabitService:
                     raise IdConflict("A habit with this id exists with different content.")
                 return view, False
         assignee, clock = await load_assignee(self.session, family_id, data.assignee_id)
-        if not mine.role.at_least(MemberRole.ADMIN) and assignee.id != mine.id:
+        if not may_manage(mine.role, mine.id, assignee.id):
             raise InsufficientRole("Members create habits for themselves; admins for anyone.")
         if self.quotas is not None:
             await self.quotas.ensure_another_habit(self.session, family_id)
@@ -130,9 +133,7 @@ class HabitService:
         )
         try:
             async with self.session.begin_nested():
-                self.session.add(habit)
-                await self.session.flush()
-                self.session.add(version)
+                await habit_rows.add_habit(self.session, habit, version)
         except IntegrityError:
             raise IdConflict("This id is already used by another resource.") from None
         await self.session.refresh(habit)
@@ -148,23 +149,16 @@ class HabitService:
         limit: int,
     ) -> tuple[list[HabitView], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        query = with_assignee_clock(
-            select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
+        found = await habit_rows.family_habits(
+            self.session,
+            family_id,
+            assignee_id=assignee_id,
+            archived=archived,
+            page=lambda query: paginate(
+                query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
+            ),
         )
-        if assignee_id is not None:
-            query = query.where(Habit.assignee_id == assignee_id)
-        if archived is not None:
-            query = query.where(
-                Habit.archived_at.is_not(None) if archived else Habit.archived_at.is_(None)
-            )
-        query = paginate(
-            query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
-        )
-        rows, next_cursor = page_of(
-            (await self.session.execute(query)).tuples().all(),
-            limit,
-            key=lambda row: (row[0].created_at, row[0].id),
-        )
+        rows, next_cursor = page_of(found, limit, key=lambda row: (row[0].created_at, row[0].id))
         versions = await load_versions(self.session, [row[0].id for row in rows])
         return [
             HabitView(
@@ -175,20 +169,19 @@ class HabitService:
         ], next_cursor
 
     async def get(self, habit_id: uuid.UUID) -> HabitView:
-        context = await load_habit(self.session, self.actor, habit_id)
+        habit = await load_habit(self.session, self.actor, habit_id)
         versions = await load_versions(self.session, [habit_id])
-        return HabitView(context.habit, in_force(versions[habit_id], context.clock.today(self.now)))
+        return HabitView(habit, in_force(versions[habit_id], habit.clock.today(self.now)))
 
-    async def versions(self, habit_id: uuid.UUID) -> list[HabitVersion]:
+    async def versions(self, habit_id: uuid.UUID) -> list[VersionRecord]:
         await load_habit(self.session, self.actor, habit_id)
         return (await load_versions(self.session, [habit_id]))[habit_id]
 
     async def update(
         self, habit_id: uuid.UUID, changes: HabitUpdate, *, if_match: int | None
     ) -> HabitView:
-        context = await load_habit(self.session, self.actor, habit_id)
-        context.ensure_may_manage()
-        habit = context.habit
+        habit = await load_habit(self.session, self.actor, habit_id)
+        ensure_may_manage(habit)
         expected = if_match if if_match is not None else changes.version
         if expected is not None and expected != habit.version:
             raise VersionMismatch(
@@ -197,8 +190,8 @@ class HabitService:
                 current_version=habit.version,
             )
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        today = context.clock.today(self.now)
-        current = in_force(versions, today)
+        today = habit.clock.today(self.now)
+        current: HabitVersion | VersionRecord = in_force(versions, today)
         values: dict[str, object] = {}
         for name in ("description", "color", "icon"):  # optional: null clears them
             if name in changes.model_fields_set:
@@ -209,41 +202,30 @@ class HabitService:
         if changes.archived is not None:
             values["archived_at"] = func.now() if changes.archived else None
         if changes.changes_measure:
-            new_version = await self._new_version(context, versions, changes)
-            current = in_force([*versions, new_version], today)
+            new_version = await self._new_version(habit, versions, changes)
+            every: list[HabitVersion | VersionRecord] = [*versions, new_version]
+            current = in_force(every, today)
         if values or changes.changes_measure:
-            values.update(version=Habit.version + 1, updated_at=func.now())
-            # Guarded by the version we read, so two concurrent edits cannot both win.
-            updated = await self.session.scalar(
-                update(Habit)
-                .where(Habit.id == habit_id, Habit.version == habit.version)
-                .values(**values)
-                .returning(Habit)
-                .execution_options(populate_existing=True)
-            )
+            updated = await habit_rows.update_habit(self.session, habit_id, habit.version, values)
             if updated is None:
                 raise VersionMismatch("The habit changed while you edited it; retry.")
-            habit = updated
+            return HabitView(updated, current)
         return HabitView(habit, current)
 
     async def delete(self, habit_id: uuid.UUID) -> None:
-        context = await load_habit(self.session, self.actor, habit_id)
-        context.ensure_may_manage()
-        await self.session.execute(
-            update(Habit)
-            .where(Habit.id == habit_id)
-            .values(deleted_at=func.now(), updated_at=func.now(), version=Habit.version + 1)
-        )
+        ensure_may_manage(await load_habit(self.session, self.actor, habit_id))
+        await habit_rows.soft_delete_habit(self.session, habit_id)
 
     async def history(
         self, habit_id: uuid.UUID, first: date | None, last: date | None
     ) -> list[dict[str, object]]:
-        context = await load_habit(self.session, self.actor, habit_id)
-        today = context.clock.today(self.now)
+        habit = await load_habit(self.session, self.actor, habit_id)
+        today = habit.clock.today(self.now)
         first, last = date_range(first, min(last or today, today), default_last=today)
-        versions = (await load_versions(self.session, [habit_id]))[habit_id]
-        timeline = timeline_of(context.habit, versions)
-        entries = (await load_entries(self.session, [habit_id], first, last))[habit_id]
+        sql = await driver_connection(self.session)
+        versions = (await habit_rows.fetch_versions(sql, [habit_id]))[habit_id]
+        timeline = timeline_of(versions, habit.start_date)
+        entries = (await fetch_entries(sql, [habit_id], first, last))[habit_id]
         return [
             {
                 "date": day,
@@ -256,14 +238,14 @@ class HabitService:
 
     async def _new_version(
         self,
-        context: HabitContext,
-        versions: list[HabitVersion],
+        habit: HabitRecord,
+        versions: list[VersionRecord],
         changes: HabitUpdate,
     ) -> HabitVersion:
         """A version from `changes.effective_from` (default today) on, made of the version in
         force on that date with the changes applied."""
-        effective = changes.effective_from or context.clock.today(self.now)
-        effective = max(effective, context.habit.start_date)
+        effective = changes.effective_from or habit.clock.today(self.now)
+        effective = max(effective, habit.start_date)
         current = in_force(versions, effective)
         merged = {
             "type": current.type,
@@ -284,8 +266,8 @@ class HabitService:
         if self.quotas is not None:
             self.quotas.ensure_another_version(len(versions))
         version = HabitVersion(
-            habit_id=context.habit.id,
-            family_id=context.habit.family_id,
+            habit_id=habit.id,
+            family_id=habit.family_id,
             number=max(v.number for v in versions) + 1,
             effective_from=effective,
             type=measure.type,
@@ -294,14 +276,11 @@ class HabitService:
             target_direction=measure.target_direction,
             schedule=_schedule_json(changes) if changes.schedule else current.schedule,
         )
-        self.session.add(version)
-        await self.session.flush()
-        await self.session.refresh(version)
-        return version
+        return await habit_rows.add_version(self.session, version)
 
-    async def _existing(self, habit_id: uuid.UUID) -> tuple[HabitView, HabitVersion] | None:
+    async def _existing(self, habit_id: uuid.UUID) -> tuple[HabitView, VersionRecord] | None:
         """The habit as it is now, and its first version (what its create said)."""
-        habit = await self.session.get(Habit, habit_id)
+        habit = await habit_rows.find_any_habit(self.session, habit_id)
         if habit is None:
             return None
         versions = (await load_versions(self.session, [habit_id]))[habit_id]
@@ -310,7 +289,10 @@ class HabitService:
 
     @staticmethod
     def _same_create(
-        habit: Habit, first: HabitVersion, family_id: uuid.UUID, data: HabitCreate
+        habit: Habit | HabitRecord,
+        first: VersionRecord,
+        family_id: uuid.UUID,
+        data: HabitCreate,
     ) -> bool:
         return (
             habit.family_id == family_id

@@ -31,10 +31,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.models.enums import CheckinStatus, HabitType, MemberRole, TargetDirection
+from app.domain.clock import Clock
+from app.models.enums import CheckinStatus, HabitType, TargetDirection
 from app.repositories import loop_import as imports_repo
 from app.repositories.families import family_of_member
-from app.services.habit_context import Clock, load_assignee
+from app.services.habit_context import load_assignee
 from app.services.loop_backup import (
     SKIP,
     YES_MANUAL,
@@ -43,7 +44,7 @@ from app.services.loop_backup import (
     read_loop_backup,
 )
 from app.services.members import MemberNotFound
-from app.services.scope import InsufficientRole, require_membership
+from app.services.scope import InsufficientRole, may_manage, require_membership
 
 # What the API accepts for a habit's name, description and unit and a check-in's note.
 NAME_MAX, DESCRIPTION_MAX, UNIT_MAX, NOTE_MAX = 200, 2000, 32, 1000
@@ -114,7 +115,7 @@ class LoopImportService:
         """Admins import for any member of the family, members for themselves."""
         mine = await require_membership(self.session, self.actor, family_id)
         member, clock = await load_assignee(self.session, family_id, member_id)
-        if not mine.role.at_least(MemberRole.ADMIN) and member.id != mine.id:
+        if not may_manage(mine.role, mine.id, member.id):
             raise InsufficientRole("Members import for themselves; admins for anyone.")
         return await import_loop_backup(
             self.session,

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
 from app.domain.actor import Actor
+from app.domain.clock import Clock
 from app.models import FamilyMember, Routine, RoutineVersion
-from app.models.enums import MemberRole
 from app.repositories import routines as routines_repo
 from app.schemas.routine import RoutineCreate, RoutineUpdate
 from app.services.families import IdConflict, VersionMismatch
-from app.services.habit_context import Clock, NotYourHabit, clock_of, load_assignee
-from app.services.scope import InsufficientRole, require_membership
+from app.services.habit_context import NotYourHabit, clock_of, load_assignee
+from app.services.scope import InsufficientRole, may_manage, require_membership
 
 
 class RoutineNotFound(NotFound):
@@ -93,7 +93,7 @@ class RoutineService:
                     raise IdConflict("A routine with this id exists with different content.")
                 return existing, False
         _, clock = await load_assignee(self.session, family_id, data.assignee_id)
-        if not mine.role.at_least(MemberRole.ADMIN) and data.assignee_id != mine.id:
+        if not may_manage(mine.role, mine.id, data.assignee_id):
             raise InsufficientRole("Members create routines for themselves; admins for anyone.")
         await self._check_items(family_id, data.assignee_id, data.habit_ids)
         routine = Routine(
@@ -202,7 +202,7 @@ class RoutineService:
 
     @staticmethod
     def _ensure_may_manage(routine: Routine, mine: FamilyMember) -> None:
-        if not (mine.role.at_least(MemberRole.ADMIN) or mine.id == routine.assignee_id):
+        if not may_manage(mine.role, mine.id, routine.assignee_id):
             raise NotYourHabit("Only the routine's assignee or a family admin can change this.")
 
     async def _check_items(

@@ -50,3 +50,9 @@ async def require_membership(
 def ensure_role(membership: FamilyMember, at_least: MemberRole) -> None:
     if not membership.role.at_least(at_least):
         raise InsufficientRole(f"This needs the {at_least.value} role or higher in the family.")
+
+
+def may_manage(role: MemberRole, member_id: uuid.UUID, assignee_id: uuid.UUID) -> bool:
+    """What is assigned to a member (a habit, a routine, an import into their habits): admins
+    manage it for everyone in the family, a member their own."""
+    return role.at_least(MemberRole.ADMIN) or member_id == assignee_id

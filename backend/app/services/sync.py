@@ -261,11 +261,10 @@ class SyncService:
             habits = await load_habits(self.session, self.actor, list(wanted["habit"]))
             now = datetime.now(UTC)
             versions = await load_versions(self.session, list(habits))
-            for habit_id, context in habits.items():
+            for habit_id, habit in habits.items():
                 # The version in force on the assignee's today, as GET /v1/habits/{id} shows it.
-                version = in_force(versions[habit_id], context.clock.today(now))
-                view = HabitView(context.habit, version)
-                found["habit"][habit_id] = _dump(HabitRead, view.as_dict())
+                current = in_force(versions[habit_id], habit.clock.today(now))
+                found["habit"][habit_id] = _dump(HabitRead, HabitView(habit, current).as_dict())
         if wanted["habit_version"]:
             for version in await sync_repo.habit_versions(self.session, wanted["habit_version"]):
                 found["habit_version"][version.id] = {
