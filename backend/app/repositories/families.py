@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.actor import Actor
 from app.models import Family, FamilyMember, Invitation
 from app.models.enums import MemberRole
-from app.repositories.pagination import page_of, paginate
+from app.repositories.pagination import page_of, page_of_rows, paginate
 from app.repositories.tenancy import families_of
 
 
@@ -116,15 +116,8 @@ async def list_members(
     session: AsyncSession, family_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[FamilyMember], str | None]:
     """A page of the family's members in the order they joined, and the next cursor."""
-    query = paginate(
-        select(FamilyMember).where(FamilyMember.family_id == family_id),
-        created_at=FamilyMember.created_at,
-        row_id=FamilyMember.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    rows = (await session.scalars(query)).all()
-    return page_of(rows, limit, key=lambda member: (member.created_at, member.id))
+    query = select(FamilyMember).where(FamilyMember.family_id == family_id)
+    return await page_of_rows(session, query, FamilyMember, cursor=cursor, limit=limit)
 
 
 async def find_member(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from app.domain.clock import Clock
 from app.domain.progress import Rule, Schedule, Timeline
 from app.models import Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import HabitType, MemberRole, TargetDirection
+from app.repositories.pagination import page_of, paginate
 from app.repositories.records import TypedRecord, column
 from app.repositories.tenancy import my_membership_join
 
@@ -274,10 +275,12 @@ async def family_habits(
     *,
     assignee_id: uuid.UUID | None,
     archived: bool | None,
-    page: Callable[[Select[Any]], Select[Any]],
-) -> list[tuple[Habit, FamilyMember, Family, User | None]]:
-    """The family's live habits (of one assignee, archived or not), each with its assignee's
-    clock (`with_assignee_clock`), narrowed to one page by `page`."""
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[Habit, FamilyMember, Family, User | None]], str | None]:
+    """A page of the family's live habits (of one assignee, archived or not), oldest first,
+    each with what its assignee's clock is made of (`with_assignee_clock`); and the next
+    cursor."""
     query = select(Habit).where(Habit.family_id == family_id, Habit.deleted_at.is_(None))
     if assignee_id is not None:
         query = query.where(Habit.assignee_id == assignee_id)
@@ -285,8 +288,18 @@ async def family_habits(
         query = query.where(
             Habit.archived_at.is_not(None) if archived else Habit.archived_at.is_(None)
         )
-    rows = (await session.execute(page(with_assignee_clock(query)))).tuples().all()
-    return [(habit, member, family, profile) for habit, member, family, profile in rows]
+    paged = paginate(
+        with_assignee_clock(query),
+        created_at=Habit.created_at,
+        row_id=Habit.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    rows = [
+        (habit, member, family, profile)
+        for habit, member, family, profile in (await session.execute(paged)).tuples()
+    ]
+    return page_of(rows, limit, key=lambda row: (row[0].created_at, row[0].id))
 
 
 async def find_assignee(

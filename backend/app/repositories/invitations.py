@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Invitation
 from app.models.enums import MemberRole
-from app.repositories.pagination import page_of, paginate
+from app.repositories.pagination import page_of_rows
 
 
 class Acceptance(NamedTuple):
@@ -55,15 +55,8 @@ async def list_pending(
     session: AsyncSession, family_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[Invitation], str | None]:
     """A page of the family's pending invitations, oldest first, and the next cursor."""
-    query = paginate(
-        select(Invitation).where(Invitation.family_id == family_id, pending()),
-        created_at=Invitation.created_at,
-        row_id=Invitation.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    rows = (await session.scalars(query)).all()
-    return page_of(rows, limit, key=lambda invitation: (invitation.created_at, invitation.id))
+    query = select(Invitation).where(Invitation.family_id == family_id, pending())
+    return await page_of_rows(session, query, Invitation, cursor=cursor, limit=limit)
 
 
 async def invitation_role(

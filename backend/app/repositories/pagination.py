@@ -1,19 +1,33 @@
 """Keyset pagination on (created_at, id): stable while rows are added, O(page) per request.
 
-Repositories page their lists with `paginate` (the query) and `page_of` (the page and the
-next cursor)."""
+Repositories page a list of one model with `page_of_rows`; a list of several columns per row
+with `paginate` (the query) and `page_of` (the page and the next cursor)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.schemas.common import decode_cursor, encode_cursor
 
 Row = TypeVar("Row")
+
+
+class Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+KeyedRow = TypeVar("KeyedRow", bound=Keyed)
 
 
 def paginate(
@@ -41,3 +55,20 @@ def page_of(
         return items, None
     created_at, row_id = key(items[-1])
     return items, encode_cursor(created_at, row_id)
+
+
+async def page_of_rows(
+    session: AsyncSession,
+    query: Select[tuple[KeyedRow]],
+    model: type[KeyedRow],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[KeyedRow], str | None]:
+    """A page of `query`'s rows of `model` in (created_at, id) order, and the next cursor."""
+    columns: Any = model  # the mapped class: its attributes are columns
+    paged = paginate(
+        query, created_at=columns.created_at, row_id=columns.id, cursor=cursor, limit=limit
+    )
+    rows = (await session.scalars(paged)).all()
+    return page_of(rows, limit, key=lambda row: (row.created_at, row.id))

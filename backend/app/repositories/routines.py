@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from app.domain.actor import Actor
 from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
-from app.repositories.pagination import page_of, paginate
+from app.repositories.pagination import page_of_rows
 from app.repositories.tenancy import with_my_membership
 
 # Built once: constructing an alias costs more than the query it joins into.
@@ -61,15 +61,8 @@ async def list_live(
     session: AsyncSession, family_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[Routine], str | None]:
     """A page of the family's live routines, oldest first, and the next cursor."""
-    query = paginate(
-        select(Routine).where(Routine.family_id == family_id, Routine.deleted_at.is_(None)),
-        created_at=Routine.created_at,
-        row_id=Routine.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    rows = (await session.scalars(query)).all()
-    return page_of(rows, limit, key=lambda routine: (routine.created_at, routine.id))
+    query = select(Routine).where(Routine.family_id == family_id, Routine.deleted_at.is_(None))
+    return await page_of_rows(session, query, Routine, cursor=cursor, limit=limit)
 
 
 async def current_versions(

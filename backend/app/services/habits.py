@@ -20,7 +20,6 @@ from app.models import Habit, HabitVersion
 from app.repositories import habits as habit_rows
 from app.repositories.checkins import fetch_entries
 from app.repositories.habits import HabitRecord, VersionRecord, timeline_of
-from app.repositories.pagination import page_of, paginate
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import (
@@ -149,16 +148,14 @@ class HabitService:
         limit: int,
     ) -> tuple[list[HabitView], str | None]:
         await require_membership(self.session, self.actor, family_id)
-        found = await habit_rows.family_habits(
+        rows, next_cursor = await habit_rows.family_habits(
             self.session,
             family_id,
             assignee_id=assignee_id,
             archived=archived,
-            page=lambda query: paginate(
-                query, created_at=Habit.created_at, row_id=Habit.id, cursor=cursor, limit=limit
-            ),
+            cursor=cursor,
+            limit=limit,
         )
-        rows, next_cursor = page_of(found, limit, key=lambda row: (row[0].created_at, row[0].id))
         versions = await load_versions(self.session, [row[0].id for row in rows])
         return [
             HabitView(
