@@ -83,14 +83,13 @@ class TestJoins:
         theirs = await create_habit(
             connection, household.outsider_family_id, household.outsider_member
         )
-        query, membership = tenancy.with_my_membership(
+        query, _ = tenancy.with_my_membership(
             select(Habit.id), actor(household.teen), Habit.family_id
         )
 
         rows = (await session.execute(query.where(Habit.id.in_([mine, theirs])))).all()
 
         assert [(row[0], row[1].id) for row in rows] == [(mine, household.teen_member)]
-        assert membership is tenancy.MY_MEMBERSHIP
 
     async def test_families_of_lists_each_of_my_families_with_my_role(
         self, session: AsyncSession, household: Household
