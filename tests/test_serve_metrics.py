@@ -1,8 +1,10 @@
-"""`loopin serve --workers 2` with METRICS_PORT: the metrics port adds up what both workers
-recorded (prometheus_client's multiprocess mode), and the API's port serves no metrics."""
+"""`loopin serve` with METRICS_PORT: with two workers the metrics port adds up what both
+recorded (prometheus_client's multiprocess mode), and the API's port serves no metrics; with
+one worker the latency buckets also carry the request id as an exemplar (OpenMetrics)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -72,5 +74,58 @@ def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_pat
     assert metrics[("loopin_http_requests_in_flight", ())] == 0
     assert not_here.status_code == 404
     assert "counter_999999.db" not in {path.name for path in folder.iterdir()}
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_one_worker_latency_carries_the_request_id_as_an_exemplar(
+    database_url: str, tmp_path: Path
+) -> None:
+    api_port, metrics_port = free_port(), free_port()
+    env = clean_env()
+    env.update(
+        DATABASE_URL=database_url,
+        SUPABASE_JWT_SECRET=TEST_JWT_SECRET,
+        METRICS_PORT=str(metrics_port),
+        # Set aside for one worker: multiprocess mode would keep no exemplar.
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        DATABASE_POOL_SIZE="2",
+        LOG_LEVEL="WARNING",
+    )
+    process = start_serve(api_port, "--workers", "1", env=env)
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "loopin serve exited"
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the API never answered"
+                time.sleep(0.2)
+        request_id = "req-" + "7" * 20
+        sent = httpx.get(
+            f"http://127.0.0.1:{api_port}/health", headers={"X-Request-ID": request_id}
+        )
+        openmetrics = httpx.get(
+            metrics_url, headers={"Accept": "application/openmetrics-text"}, timeout=5
+        )
+        classic = httpx.get(metrics_url, timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+
+    assert answer.is_success
+    assert sent.headers["X-Request-ID"] == request_id
+    bucket_with_id = re.compile(
+        r'^loopin_http_request_duration_seconds_bucket\{[^}]*route="/health"[^}]*\}'
+        rf' \S+ # \{{request_id="{request_id}"\}}',
+        re.MULTILINE,
+    )
+    assert bucket_with_id.search(openmetrics.text), openmetrics.text[:3000]
+    # The id is an exemplar, never a label: no series of its own.
+    assert f'request_id="{request_id}"' not in classic.text
+    assert list(tmp_path.iterdir()) == [], "one worker writes no multiprocess files"
     assert process.returncode == 0, output
     assert "Traceback" not in output

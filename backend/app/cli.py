@@ -40,6 +40,7 @@ from app.core.logging import configure_logging
 from app.core.metrics_server import (
     MetricsSetupError,
     multiprocess_directory,
+    single_process,
     start_metrics_endpoint,
 )
 from app.core.security import mint_token
@@ -221,17 +222,17 @@ def serve(args: argparse.Namespace) -> int:
     _Voice.as_log = settings.effective_log_format is LogFormat.JSON
     if settings.database_url is None:
         require_embedded_postgres()
-    with _maybe_metrics_folder(settings):
+    with _maybe_metrics_folder(settings, args.workers):
         return _serve(args, settings)
 
 
 @contextmanager
-def _maybe_metrics_folder(settings: Settings) -> Iterator[None]:
+def _maybe_metrics_folder(settings: Settings, workers: int) -> Iterator[None]:
     if settings.metrics_port is None:
         yield
         return
     try:
-        with multiprocess_directory():
+        with single_process() if workers == 1 else multiprocess_directory():
             yield
     except MetricsSetupError as error:
         raise CommandFailed(f"metrics: {error}") from None

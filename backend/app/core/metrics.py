@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -92,11 +93,23 @@ def request_started() -> None:
     IN_FLIGHT.inc()
 
 
-def request_finished(route: str | None, method: str, status: int, seconds: float) -> None:
+# Exemplars (the request id on the latency bucket a request fell in, shown in the OpenMetrics
+# exposition) only when one process serves: prometheus_client's multiprocess mode, which
+# several workers need, keeps none. Decided as prometheus_client decides its storage: by
+# PROMETHEUS_MULTIPROC_DIR at import (`loopin serve --workers 1` leaves it unset).
+EXEMPLARS = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+# An exemplar's labels may hold 128 characters in all; a proxy's request id may be longer.
+_EXEMPLAR_ID_CHARS = 100
+
+
+def request_finished(
+    route: str | None, method: str, status: int, seconds: float, request_id: str
+) -> None:
     IN_FLIGHT.dec()
     labels = (route or UNMATCHED_ROUTE, bounded_method(method), str(status))
     REQUESTS.labels(*labels).inc()
-    REQUEST_SECONDS.labels(*labels).observe(seconds)
+    exemplar = {"request_id": request_id[:_EXEMPLAR_ID_CHARS]} if EXEMPLARS else None
+    REQUEST_SECONDS.labels(*labels).observe(seconds, exemplar=exemplar)
 
 
 def database_error(kind: str) -> None:

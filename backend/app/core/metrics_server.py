@@ -1,6 +1,7 @@
-"""Where `loopin serve` publishes the metrics: a port of their own (METRICS_PORT), served by
-the supervising process from what every worker wrote (prometheus_client's multiprocess mode),
-never a route of the API.
+"""Where `loopin serve` publishes the metrics: a port of their own (METRICS_PORT), never a
+route of the API; served by the supervising process from what every worker wrote
+(prometheus_client's multiprocess mode), or with one worker from that process's own memory
+(where prometheus_client keeps exemplars).
 
 prometheus_client is imported here only inside the functions, after PROMETHEUS_MULTIPROC_DIR
 is set: it picks its storage (memory, or files shared between workers) when first imported.
@@ -50,14 +51,33 @@ def multiprocess_directory() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_metrics_endpoint(host: str, port: int) -> Callable[[], None]:
-    """Serve every worker's metrics at http://host:port/metrics (any path answers) from a
-    thread of this process; returns the function that stops it. OSError if the port is
-    taken."""
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+@contextmanager
+def single_process() -> Iterator[None]:
+    """One worker: the metrics stay in this process's memory, where prometheus_client keeps
+    exemplars (the request id of a latency bucket's latest request), and are served from it.
+    An operator's PROMETHEUS_MULTIPROC_DIR is set aside meanwhile: with it, prometheus_client
+    would write files that nothing adds up and keep no exemplar."""
+    if "prometheus_client" in sys.modules:
+        raise MetricsSetupError("prometheus_client was imported before its storage was chosen")
+    configured = os.environ.pop(MULTIPROC_VARIABLE, None)
+    try:
+        yield
+    finally:
+        if configured is not None:
+            os.environ[MULTIPROC_VARIABLE] = configured
 
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+
+def start_metrics_endpoint(host: str, port: int) -> Callable[[], None]:
+    """Serve the metrics at http://host:port/metrics (any path answers) from a thread of this
+    process: every worker's (multiprocess mode), or this process's own (one worker, exemplars
+    in the OpenMetrics exposition). Returns the function that stops it. OSError if the port
+    is taken."""
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get(MULTIPROC_VARIABLE):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     server, thread = start_http_server(port, addr=host, registry=registry)
 
     def stop() -> None:

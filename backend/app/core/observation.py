@@ -93,7 +93,11 @@ class RequestObservation:
                 log_access(finished)
             if self.metrics:
                 request_finished(
-                    finished.route, finished.method, finished.status, finished.duration_ms / 1000
+                    finished.route,
+                    finished.method,
+                    finished.status,
+                    finished.duration_ms / 1000,
+                    request_id,
                 )
             if self.otlp_metrics is not None:
                 self.otlp_metrics.record(finished, request_id, context.span)
