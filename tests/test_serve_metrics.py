@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -26,13 +27,13 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_path: Path) -> None:
-    folder = tmp_path / "metrics"
-    folder.mkdir()
-    (folder / "counter_999999.db").write_bytes(b"left over from an earlier run")
+def start_metered_serve(
+    database_url: str, workers: int, folder: Path
+) -> tuple[subprocess.Popen[str], int, str]:
+    """`loopin serve --workers N` with METRICS_PORT and PROMETHEUS_MULTIPROC_DIR=`folder`: the
+    process, the API's port and the metrics URL."""
     api_port, metrics_port = free_port(), free_port()
-    env = clean_env()
-    env.update(
+    env = clean_env(
         DATABASE_URL=database_url,
         SUPABASE_JWT_SECRET=TEST_JWT_SECRET,
         METRICS_PORT=str(metrics_port),
@@ -40,8 +41,15 @@ def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_pat
         DATABASE_POOL_SIZE="3",
         LOG_LEVEL="WARNING",
     )
-    process = start_serve(api_port, "--workers", "2", env=env)
-    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    process = start_serve(api_port, "--workers", str(workers), env=env)
+    return process, api_port, f"http://127.0.0.1:{metrics_port}/metrics"
+
+
+def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"left over from an earlier run")
+    process, api_port, metrics_url = start_metered_serve(database_url, 2, folder)
     health = (("method", "GET"), ("route", "/health"), ("status", "200"))
     try:
         deadline = time.monotonic() + 60
@@ -81,19 +89,8 @@ def test_two_workers_metrics_add_up_on_their_own_port(database_url: str, tmp_pat
 def test_one_worker_latency_carries_the_request_id_as_an_exemplar(
     database_url: str, tmp_path: Path
 ) -> None:
-    api_port, metrics_port = free_port(), free_port()
-    env = clean_env()
-    env.update(
-        DATABASE_URL=database_url,
-        SUPABASE_JWT_SECRET=TEST_JWT_SECRET,
-        METRICS_PORT=str(metrics_port),
-        # Set aside for one worker: multiprocess mode would keep no exemplar.
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
-        DATABASE_POOL_SIZE="2",
-        LOG_LEVEL="WARNING",
-    )
-    process = start_serve(api_port, "--workers", "1", env=env)
-    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    # The folder is set aside for one worker: multiprocess mode would keep no exemplar.
+    process, api_port, metrics_url = start_metered_serve(database_url, 1, tmp_path)
     try:
         deadline = time.monotonic() + 60
         while True:
