@@ -10,12 +10,12 @@ import uuid
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
 from app.models import Family, FamilyMember, Invitation
 from app.models.enums import MemberRole
+from app.repositories.new_rows import insert_new
 from app.repositories.pagination import page_of, page_of_rows, paginate
 from app.repositories.tenancy import families_of
 
@@ -146,12 +146,7 @@ async def family_of_member(session: AsyncSession, member_id: uuid.UUID) -> uuid.
 
 async def insert_member(session: AsyncSession, member: FamilyMember) -> bool:
     """Insert the new member (loaded back with its defaults); False when its id is taken."""
-    try:
-        # A savepoint, because the id may belong to a row RLS hides from us (another
-        # family's): the insert then fails, and only the savepoint is rolled back.
-        async with session.begin_nested():
-            session.add(member)
-    except IntegrityError:
+    if not await insert_new(session, member):
         return False
     await session.refresh(member)
     return True

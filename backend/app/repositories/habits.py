@@ -24,6 +24,7 @@ from app.domain.clock import Clock
 from app.domain.progress import Rule, Schedule, Timeline
 from app.models import Family, FamilyMember, Habit, HabitVersion, User
 from app.models.enums import HabitType, MemberRole, TargetDirection
+from app.repositories.new_rows import insert_new
 from app.repositories.pagination import page_of, paginate
 from app.repositories.records import TypedRecord, column
 from app.repositories.tenancy import my_membership_join
@@ -216,11 +217,13 @@ async def find_any_habit(session: AsyncSession, habit_id: uuid.UUID) -> Habit | 
     return await session.get(Habit, habit_id)
 
 
-async def add_habit(session: AsyncSession, habit: Habit, version: HabitVersion) -> None:
-    """A new habit and its first version (the caller decides what a conflict means)."""
-    session.add(habit)
-    await session.flush()
-    session.add(version)
+async def insert_habit(session: AsyncSession, habit: Habit, version: HabitVersion) -> bool:
+    """Insert a new habit with its first version (the habit loaded back with its defaults);
+    False, and nothing inserted, when an id is taken."""
+    if not await insert_new(session, habit, version):
+        return False
+    await session.refresh(habit)
+    return True
 
 
 async def add_version(session: AsyncSession, version: HabitVersion) -> HabitVersion:

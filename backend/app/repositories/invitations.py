@@ -8,11 +8,11 @@ import uuid
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Invitation
 from app.models.enums import MemberRole
+from app.repositories.new_rows import insert_new
 from app.repositories.pagination import page_of_rows
 
 
@@ -36,11 +36,8 @@ def pending() -> ColumnElement[bool]:
 
 async def insert_invitation(session: AsyncSession, invitation: Invitation) -> bool:
     """Insert the new invitation (loaded back with its defaults); False when its id is
-    taken (a savepoint: the id may belong to a row RLS hides)."""
-    try:
-        async with session.begin_nested():
-            session.add(invitation)
-    except IntegrityError:
+    taken."""
+    if not await insert_new(session, invitation):
         return False
     await session.refresh(invitation)
     return True

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.domain.actor import Actor
 from app.models import Family, FamilyMember, Habit, Routine, RoutineVersion, User
+from app.repositories.new_rows import insert_new
 from app.repositories.pagination import page_of_rows
 from app.repositories.tenancy import with_my_membership
 
@@ -130,12 +130,7 @@ async def usable_habit_ids(
 async def insert_routine(session: AsyncSession, routine: Routine, version: RoutineVersion) -> bool:
     """Insert a new routine with its first version (both loaded back with their defaults);
     False, and nothing inserted, when an id is taken."""
-    try:
-        async with session.begin_nested():
-            session.add(routine)
-            await session.flush()
-            session.add(version)
-    except IntegrityError:
+    if not await insert_new(session, routine, version):
         return False
     await session.refresh(routine)
     await session.refresh(version)

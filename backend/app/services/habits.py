@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Unprocessable
@@ -130,12 +129,8 @@ class HabitService:
             target_direction=data.target_direction,
             schedule=_schedule_json(data),
         )
-        try:
-            async with self.session.begin_nested():
-                await habit_rows.add_habit(self.session, habit, version)
-        except IntegrityError:
-            raise IdConflict("This id is already used by another resource.") from None
-        await self.session.refresh(habit)
+        if not await habit_rows.insert_habit(self.session, habit, version):
+            raise IdConflict("This id is already used by another resource.")
         return HabitView(habit, version), True
 
     async def list_in_family(
