@@ -22,7 +22,7 @@ from app.repositories import checkins as checkin_rows
 from app.repositories.checkins import CheckinRecord, CheckinWriteRow
 from app.repositories.habits import HabitRecord, fetch_habits, fetch_versions, timeline_of
 from app.schemas.habit import BatchCheckinItem, CheckinWrite
-from app.services.habit_context import HabitNotFound, ensure_may_manage, load_habit
+from app.services.habit_context import ensure_may_manage, found, load_habit
 
 
 class HabitArchived(Conflict):
@@ -78,9 +78,7 @@ class CheckinService:
         accepted: dict[tuple[uuid.UUID, date], int] = {}
         for index, item in parsed.items():
             try:
-                habit = habits.get(item.habit_id)
-                if habit is None:
-                    raise HabitNotFound("No habit with this id is visible to you.")
+                habit = found(habits.get(item.habit_id))
                 check_writable(habit, item.date, now=self.now, backfill_days=self.backfill_days)
                 timeline = timeline_of(versions[item.habit_id], habit.start_date)
                 check_value(timeline.rule_on(item.date), item)

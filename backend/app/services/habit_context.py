@@ -42,16 +42,16 @@ def ensure_may_manage(habit: HabitRecord) -> None:
         raise NotYourHabit("Only the habit's assignee or a family admin can change this.")
 
 
-def _not_found() -> HabitNotFound:
-    return HabitNotFound("No habit with this id is visible to you.")
+def found(habit: HabitRecord | None) -> HabitRecord:
+    """The habit a repository found, or HabitNotFound (also for another family's)."""
+    if habit is None:
+        raise HabitNotFound("No habit with this id is visible to you.")
+    return habit
 
 
 async def require_habit(sql: Any, actor: Actor, habit_id: uuid.UUID) -> HabitRecord:
     """The habit with what its rules need, or HabitNotFound (also for another family's)."""
-    habit = await habit_rows.fetch_habit(sql, actor, habit_id)
-    if habit is None:
-        raise _not_found()
-    return habit
+    return found(await habit_rows.fetch_habit(sql, actor, habit_id))
 
 
 async def load_habit(session: AsyncSession, actor: Actor, habit_id: uuid.UUID) -> HabitRecord:
