@@ -51,12 +51,11 @@ _SNAPSHOT_TABLES = {
     "checkin": ("checkins", False),
 }
 NIL_UUID = uuid.UUID(int=0)
-_HORIZON = text("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-_RESYNC_BELOW = text("select resync_below_txid from public.sync_log_state")
-_HORIZON_AND_RESYNC_BELOW = text(
-    "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-    " (select resync_below_txid from public.sync_log_state)"
-)
+_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_BOUND = "select resync_below_txid from public.sync_log_state"
+_HORIZON = text(f"select {_XMIN}")
+_RESYNC_BELOW = text(_BOUND)
+_HORIZON_AND_RESYNC_BELOW = text(f"select {_XMIN}, ({_BOUND})")
 
 
 async def horizon(session: AsyncSession) -> int:
