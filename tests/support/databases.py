@@ -95,7 +95,26 @@ def scratch_database(server: TestServer, prefix: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(_run_on(server.url, f'drop database if exists "{name}" with (force)'))
+        asyncio.run(_drop_database(server, name))
+
+
+async def _drop_database(server: TestServer, name: str) -> None:
+    """Drop a scratch database and whatever is still connected to it. An autovacuum worker
+    may be at work in it; its process belongs to no role, and only a superuser may end it
+    (Supabase's `postgres` is not one). So the embedded server drops as its superuser; on a
+    server we only know as `postgres`, the drop is retried until the worker has gone."""
+    sql = f'drop database if exists "{name}" with (force)'
+    if server.embedded is not None:
+        await _run_on(server.embedded.admin_url, sql)
+        return
+    for attempt in range(20):
+        try:
+            await _run_on(server.url, sql)
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
