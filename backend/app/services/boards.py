@@ -58,7 +58,7 @@ class BoardService:
     async def family(self, family_id: uuid.UUID, day: date | None) -> dict[str, object]:
         timezone = await board_rows.fetch_family_timezone(self.sql, self.actor, family_id)
         if timezone is None:
-            raise FamilyNotFound("No family with this id is visible to you.")
+            raise FamilyNotFound()
         today = Clock(timezone, 0).today(self.now)
         day = day or today
         members = await board_rows.fetch_members(self.sql, family_id)

@@ -111,7 +111,7 @@ class FamilyService:
     async def get(self, family_id: uuid.UUID) -> FamilyView:
         view = await self._find(family_id)
         if view is None:
-            raise FamilyNotFound("No family with this id is visible to you.")
+            raise FamilyNotFound()
         return view
 
     async def update(

@@ -19,8 +19,14 @@ from app.repositories.tenancy import find_membership
 
 
 class FamilyNotFound(NotFound):
+    """The family does not exist or the caller is not in it: the answer is the same, so
+    that a family's existence is not revealed to outsiders."""
+
     code = "family_not_found"
     title = "Family not found"
+
+    def __init__(self) -> None:
+        super().__init__("No family with this id is visible to you.")
 
 
 class InsufficientRole(Forbidden):
@@ -42,7 +48,7 @@ async def require_membership(
     concurrent change to the family's members (the last-owner rule)."""
     membership = await find_membership(session, actor, family_id, lock_family=lock_family)
     if membership is None:
-        raise FamilyNotFound("No family with this id is visible to you.")
+        raise FamilyNotFound()
     ensure_role(membership, at_least)
     return membership
 
