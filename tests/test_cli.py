@@ -19,7 +19,7 @@ import pytest
 
 from app.core.security import TokenClaims, TokenVerifier
 from app.db.embedded_db import EmbeddedPostgres, free_port
-from app.seed import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
+from app.services.demo_family import DEMO_FAMILY_ID, DEMO_FAMILY_NAME, DEMO_MEMBERS
 from tests.support.databases import fetch
 from tests.support.processes import clean_env, loopin, start_serve
 

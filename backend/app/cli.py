@@ -62,18 +62,16 @@ from app.db.migrations import (
 )
 from app.db.roles import REQUEST_ROLE
 from app.db.transaction import configure_transaction
-from app.demo_habits import seed_demo
-from app.seed import (
+from app.repositories.auth_users import Login
+from app.services.change_log import Compaction, compact_change_log
+from app.services.demo_family import (
     DEMO_FAMILY_NAME,
     DEMO_MEMBERS,
     DEMO_OWNER_EMAIL,
     DemoFamily,
-    Login,
-    LoginUnavailable,
-    ensure_login,
-    normalize_email,
 )
-from app.services.change_log import Compaction, compact_change_log
+from app.services.demo_habits import seed_demo
+from app.services.local_logins import LoginUnavailable, ensure_login, normalize_email
 from app.services.loop_import import ImportSummary, import_for_member
 from app.services.rate_limits import forget_old_windows
 

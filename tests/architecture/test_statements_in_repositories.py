@@ -1,8 +1,10 @@
-"""Every SQL statement lives in `app.repositories`: services build none and run none.
+"""Every SQL statement lives in `app.repositories`: no other module of `backend/app` builds
+one or sends one, except the infrastructure named in `INFRASTRUCTURE`.
 
 A service may still do its session's unit of work (`add`, `flush`, `refresh`,
-`begin_nested`) and use SQL expressions as values (`func.now()`); what it may not do is
-import a statement builder or raw SQL, or send anything through the session itself."""
+`begin_nested`), use SQL expressions as values (`func.now()`) and hand its session or
+connection to a repository; what it may not do is import a statement builder or raw SQL, or
+send anything through a session, connection or driver itself."""
 
 from __future__ import annotations
 
@@ -11,9 +13,20 @@ from pathlib import Path
 
 from tests.architecture.import_graph import APP
 
-# What builds or sends a statement.
+# What builds or sends a statement: builders imported from SQLAlchemy, and the sending
+# methods of an ORM session, a SQLAlchemy connection and an asyncpg connection.
 STATEMENT_BUILDERS = {"select", "insert", "update", "delete", "text", "union_all", "TextClause"}
 SESSION_STATEMENTS = {"execute", "scalar", "scalars", "get", "stream", "stream_scalars"}
+DRIVER_STATEMENTS = {"executemany", "fetch", "fetchrow", "fetchval"}
+# The names a module gives what it sends statements through.
+SENDERS = {"session", "connection", "conn", "driver", "sql"}
+
+# The packages besides repositories/ that may build and send statements: infrastructure no
+# repository could hold, each with its reason.
+INFRASTRUCTURE = {
+    "db": "engine set-up, migrations, diagnostics and the request transaction's own SQL",
+    "models": "the schema itself: server defaults and index predicates are SQL (`text`)",
+}
 
 
 def statements_in(path: Path) -> list[str]:
@@ -28,25 +41,41 @@ def statements_in(path: Path) -> list[str]:
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in SESSION_STATEMENTS
-            and _is_session(node.func.value)
+            and node.func.attr in SESSION_STATEMENTS | DRIVER_STATEMENTS
+            and (sender := _sender(node.func.value))
         ):
-            found.append(f"{path.name}:{node.lineno} calls session.{node.func.attr}")
+            found.append(f"{path.name}:{node.lineno} calls {sender}.{node.func.attr}")
     return found
 
 
-def _is_session(node: ast.expr) -> bool:
-    """`session`, `self.session` or `anything.session`."""
-    if isinstance(node, ast.Name):
-        return node.id == "session"
-    return isinstance(node, ast.Attribute) and node.attr == "session"
+def _sender(node: ast.expr) -> str | None:
+    """The sender's name for `session`, `self.session`, `borrowed.driver` and the like."""
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+    return name if name in SENDERS else None
 
 
-def test_services_send_no_statement_of_their_own() -> None:
-    services = sorted((APP / "services").glob("*.py"))
-    assert len(services) > 10  # the glob found the services
-    found = [statement for path in services for statement in statements_in(path)]
+def _checked_modules() -> list[Path]:
+    """Every module of `backend/app` outside repositories/ and the infrastructure."""
+    homes = {"repositories", *INFRASTRUCTURE}
+    return [
+        path for path in sorted(APP.rglob("*.py")) if path.relative_to(APP).parts[0] not in homes
+    ]
+
+
+def test_only_repositories_build_or_send_statements() -> None:
+    checked = {path.relative_to(APP).parts[0] for path in _checked_modules()}
+    # The glob found every layer above the repositories, and the top-level modules.
+    assert {"api", "core", "domain", "schemas", "services", "cli.py", "main.py"} <= checked
+    found = [
+        f"{path.relative_to(APP).parent / statement}"
+        for path in _checked_modules()
+        for statement in statements_in(path)
+    ]
     assert found == []
+
+
+def test_every_exception_is_a_package_of_the_app() -> None:
+    assert all((APP / package / "__init__.py").exists() for package in INFRASTRUCTURE)
 
 
 def test_the_check_sees_a_statement(tmp_path: Path) -> None:
@@ -60,6 +89,24 @@ def test_the_check_sees_a_statement(tmp_path: Path) -> None:
     assert statements_in(service) == [
         "service.py:1 imports select",
         "service.py:3 calls session.scalar",
+    ]
+
+
+def test_the_check_sees_a_statement_sent_on_a_connection(tmp_path: Path) -> None:
+    # What app/seed.py did before it called repositories: statements built elsewhere, sent
+    # on the caller's connection or its asyncpg driver.
+    tooling = tmp_path / "tooling.py"
+    tooling.write_text(
+        "async def seed(connection, borrowed, rows):\n"
+        "    await connection.execute(INSERT, rows)\n"
+        "    return await borrowed.driver.fetchval(COUNT)\n"
+        "async def fine(connection, db):\n"
+        "    db.execute('pragma quick_check')  # a SQLite backup, not our database\n"
+        "    return await insert_rows(connection, [])\n"
+    )
+    assert statements_in(tooling) == [
+        "tooling.py:2 calls connection.execute",
+        "tooling.py:3 calls driver.fetchval",
     ]
 
 
