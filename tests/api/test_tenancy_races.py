@@ -244,6 +244,63 @@ async def _wait_for_lock_waiter(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.02)
 
 
+class TestAccountDeletedWhileRemoved:
+    """An owner deletes their account while another owner removes them from the family: the
+    removal locks the family, then deletes the member; the account deletion must take the
+    family's lock before it deletes anything, or each waits for the other (deadlock: a 503)."""
+
+    async def test_removal_and_account_deletion_at_once_both_succeed(
+        self, live_client: httpx.AsyncClient, live_connection: AsyncConnection
+    ) -> None:
+        for _ in range(ROUNDS):
+            owners = await _two_owners(live_connection)
+
+            deleted, removed = await asyncio.gather(
+                live_client.delete("/v1/me", headers=owners.a.headers),
+                live_client.delete(
+                    f"/v1/families/{owners.family_id}/members/{owners.a_member}",
+                    headers=owners.b.headers,
+                ),
+            )
+
+            assert deleted.status_code == 204, deleted.text
+            # The removal came first (204), or found the member gone with the account.
+            if removed.status_code != 204:
+                assert_problem(removed, 404, "member_not_found")
+            assert await owner_count(live_connection, owners.family_id) == 1
+            await live_connection.commit()
+
+    async def test_account_deletion_waits_for_a_removal_in_progress(
+        self,
+        live_client: httpx.AsyncClient,
+        live_connection: AsyncConnection,
+        engine: AsyncEngine,
+    ) -> None:
+        """The held transaction takes the locks in the order the removal route does."""
+        owners = await _two_owners(live_connection)
+        await live_connection.execute(
+            text("select id from families where id = :f for update"), {"f": owners.family_id}
+        )
+
+        request = asyncio.create_task(live_client.delete("/v1/me", headers=owners.a.headers))
+        await _wait_for_lock_waiter(engine)
+        # Without the account deletion waiting up front, it holds this row by now, and this
+        # statement would deadlock with its COMMIT.
+        await live_connection.execute(
+            text("delete from family_members where id = :id"), {"id": owners.a_member}
+        )
+        await live_connection.commit()
+        response = await request
+
+        assert response.status_code == 204, response.text
+        assert (
+            await _fresh(
+                live_connection, "select count(*) from users where id = :id", id=owners.a.user_id
+            )
+            == 0
+        )
+
+
 class TestCommitBeforeResponse:
     async def test_request_failing_at_commit_answers_409_not_2xx(
         self,

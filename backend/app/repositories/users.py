@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.models import Family, FamilyMember, User
+from app.models import Family, FamilyMember, Invitation, User
 from app.models.enums import MemberRole
 from app.repositories.tenancy import memberships_of
 
@@ -65,6 +65,30 @@ async def headcounts_of_my_families(
         mine.c.family_id, mine.c.role, member_counts.c.members, member_counts.c.owners
     ).join(member_counts, member_counts.c.family_id == mine.c.family_id)
     return [MembershipHeadcount(*row) for row in await session.execute(query)]
+
+
+async def lock_what_my_deletion_touches(session: AsyncSession, actor: Actor) -> None:
+    """Lock, before deleting the actor's login, what the family routes lock before they
+    change members: first the invitations the deletion changes (bound to one of the actor's
+    memberships, or sent by the actor), then the families the actor owns (whose last-owner
+    check locks the family row at COMMIT). Taken the other way round, behind the cascade,
+    the deletion deadlocks with a parent removing this member or deleting the family."""
+    mine = memberships_of(actor).subquery()
+    await session.execute(
+        select(Invitation.id)
+        .where(
+            or_(
+                Invitation.member_id.in_(select(mine.c.id)),
+                Invitation.created_by == actor.user_id,
+            )
+        )
+        .order_by(Invitation.id)
+        .with_for_update()
+    )
+    owned = select(mine.c.family_id).where(mine.c.role == MemberRole.OWNER)
+    await session.execute(
+        select(Family.id).where(Family.id.in_(owned)).order_by(Family.id).with_for_update()
+    )
 
 
 async def delete_families(session: AsyncSession, family_ids: Sequence[uuid.UUID]) -> None:

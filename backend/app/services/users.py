@@ -73,6 +73,9 @@ class UserService:
                 "an owner or delete the family first.",
                 family_ids=[str(family_id) for family_id in blocking],
             )
+        # The counts above were read without locks: a change to the owners that commits
+        # after them is caught by the last-owner check at COMMIT (409 `last_owner`).
+        await users_repo.lock_what_my_deletion_touches(self.session, self.actor)
         if alone_in:
             await users_repo.delete_families(self.session, alone_in)
         await users_repo.delete_user(self.session, self.actor.user_id)
