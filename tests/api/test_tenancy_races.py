@@ -244,6 +244,21 @@ async def _wait_for_lock_waiter(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.02)
 
 
+async def _hold_family_lock(live_connection: AsyncConnection, family_id: uuid.UUID) -> None:
+    """Take the family row's lock in the test's open transaction, as the member routes take
+    it before they change members."""
+    await live_connection.execute(
+        text("select id from families where id = :f for update"), {"f": family_id}
+    )
+
+
+async def _has_account(live_connection: AsyncConnection, person: Person) -> bool:
+    count = await _fresh(
+        live_connection, "select count(*) from users where id = :id", id=person.user_id
+    )
+    return count == 1
+
+
 class TestAccountDeletedWhileRemoved:
     """An owner deletes their account while another owner removes them from the family: the
     removal locks the family, then deletes the member; the account deletion must take the
@@ -278,9 +293,7 @@ class TestAccountDeletedWhileRemoved:
     ) -> None:
         """The held transaction takes the locks in the order the removal route does."""
         owners = await _two_owners(live_connection)
-        await live_connection.execute(
-            text("select id from families where id = :f for update"), {"f": owners.family_id}
-        )
+        await _hold_family_lock(live_connection, owners.family_id)
 
         request = asyncio.create_task(live_client.delete("/v1/me", headers=owners.a.headers))
         await _wait_for_lock_waiter(engine)
@@ -293,12 +306,7 @@ class TestAccountDeletedWhileRemoved:
         response = await request
 
         assert response.status_code == 204, response.text
-        assert (
-            await _fresh(
-                live_connection, "select count(*) from users where id = :id", id=owners.a.user_id
-            )
-            == 0
-        )
+        assert await _has_account(live_connection, owners.a) is False
 
 
 class TestCommitBeforeResponse:
@@ -313,9 +321,7 @@ class TestCommitBeforeResponse:
         passes (B's change is not committed), so only the deferred trigger at A's COMMIT can
         refuse it, after B commits. A must get 409, and keep their account."""
         owners = await _two_owners(live_connection)
-        await live_connection.execute(
-            text("select id from families where id = :f for update"), {"f": owners.family_id}
-        )
+        await _hold_family_lock(live_connection, owners.family_id)
         await live_connection.execute(
             text("update family_members set role = 'admin' where id = :id"),
             {"id": owners.b_member},
@@ -337,12 +343,7 @@ class TestCommitBeforeResponse:
             )
             == "owner"
         )
-        assert (
-            await _fresh(
-                live_connection, "select count(*) from users where id = :id", id=owners.a.user_id
-            )
-            == 1
-        )
+        assert await _has_account(live_connection, owners.a) is True
 
     async def test_request_waiting_for_the_family_lock_sees_the_committed_change(
         self,
@@ -351,9 +352,7 @@ class TestCommitBeforeResponse:
         engine: AsyncEngine,
     ) -> None:
         owners = await _two_owners(live_connection)
-        await live_connection.execute(
-            text("select id from families where id = :f for update"), {"f": owners.family_id}
-        )
+        await _hold_family_lock(live_connection, owners.family_id)
         await live_connection.execute(
             text("update family_members set role = 'admin' where id = :id"),
             {"id": owners.b_member},
