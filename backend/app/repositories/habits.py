@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -231,29 +231,6 @@ async def add_version(session: AsyncSession, version: HabitVersion) -> HabitVers
     await session.flush()
     await session.refresh(version)
     return version
-
-
-async def update_habit(
-    session: AsyncSession, habit_id: uuid.UUID, read_version: int, values: dict[str, object]
-) -> Habit | None:
-    """Apply `values` and count a new version, only if the habit is still at `read_version`
-    (two concurrent edits cannot both win); the habit as it is now, or None."""
-    updated: Habit | None = await session.scalar(
-        update(Habit)
-        .where(Habit.id == habit_id, Habit.version == read_version)
-        .values(**values, version=Habit.version + 1, updated_at=func.now())
-        .returning(Habit)
-        .execution_options(populate_existing=True)
-    )
-    return updated
-
-
-async def soft_delete_habit(session: AsyncSession, habit_id: uuid.UUID) -> None:
-    await session.execute(
-        update(Habit)
-        .where(Habit.id == habit_id)
-        .values(deleted_at=func.now(), updated_at=func.now(), version=Habit.version + 1)
-    )
 
 
 # The member a habit or routine is assigned to (an alias, built once).

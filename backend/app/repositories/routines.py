@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -142,27 +142,3 @@ async def insert_version(session: AsyncSession, version: RoutineVersion) -> None
     session.add(version)
     await session.flush()
     await session.refresh(version)
-
-
-async def update_routine(
-    session: AsyncSession, routine_id: uuid.UUID, values: dict[str, Any], *, version: int
-) -> Routine | None:
-    """Apply `values`, bump the version and the update time; None when the routine's
-    version is no longer `version`."""
-    updated: Routine | None = await session.scalar(
-        update(Routine)
-        .where(Routine.id == routine_id, Routine.version == version)
-        .values(**values, version=Routine.version + 1, updated_at=func.now())
-        .returning(Routine)
-        .execution_options(populate_existing=True)
-    )
-    return updated
-
-
-async def soft_delete(session: AsyncSession, routine_id: uuid.UUID) -> None:
-    """Mark the routine deleted (its versions stay, for the history)."""
-    await session.execute(
-        update(Routine)
-        .where(Routine.id == routine_id)
-        .values(deleted_at=func.now(), updated_at=func.now(), version=Routine.version + 1)
-    )

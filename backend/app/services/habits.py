@@ -17,6 +17,7 @@ from app.domain.actor import Actor
 from app.domain.clock import date_range
 from app.models import Habit, HabitVersion
 from app.repositories import habits as habit_rows
+from app.repositories import versioned_rows
 from app.repositories.checkins import fetch_entries
 from app.repositories.habits import HabitRecord, VersionRecord, timeline_of
 from app.schemas.habit import HabitCreate, HabitUpdate, Measure
@@ -198,7 +199,9 @@ class HabitService:
             every: list[HabitVersion | VersionRecord] = [*versions, new_version]
             current = in_force(every, today)
         if values or changes.changes_measure:
-            updated = await habit_rows.update_habit(self.session, habit_id, habit.version, values)
+            updated = await versioned_rows.update_at_version(
+                self.session, Habit, habit_id, values, read_version=habit.version
+            )
             if updated is None:
                 raise VersionMismatch("The habit changed while you edited it; retry.")
             return HabitView(updated, current)
@@ -206,7 +209,7 @@ class HabitService:
 
     async def delete(self, habit_id: uuid.UUID) -> None:
         ensure_may_manage(await load_habit(self.session, self.actor, habit_id))
-        await habit_rows.soft_delete_habit(self.session, habit_id)
+        await versioned_rows.soft_delete(self.session, Habit, habit_id)
 
     async def history(
         self, habit_id: uuid.UUID, first: date | None, last: date | None

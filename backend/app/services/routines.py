@@ -15,6 +15,7 @@ from app.domain.actor import Actor
 from app.domain.clock import Clock
 from app.models import FamilyMember, Routine, RoutineVersion
 from app.repositories import routines as routines_repo
+from app.repositories import versioned_rows
 from app.schemas.routine import RoutineCreate, RoutineUpdate
 from app.services.families import IdConflict, VersionMismatch
 from app.services.habit_context import NotYourHabit, clock_of, load_assignee
@@ -180,8 +181,8 @@ class RoutineService:
             await routines_repo.insert_version(self.session, current)
             values["current_version"] = current.number
         if values:
-            updated = await routines_repo.update_routine(
-                self.session, routine.id, values, version=routine.version
+            updated = await versioned_rows.update_at_version(
+                self.session, Routine, routine.id, values, read_version=routine.version
             )
             if updated is None:
                 raise VersionMismatch("The routine changed while you edited it; retry.")
@@ -191,7 +192,7 @@ class RoutineService:
     async def delete(self, routine_id: uuid.UUID) -> None:
         routine, mine, _ = await self._load(routine_id)
         self._ensure_may_manage(routine, mine)
-        await routines_repo.soft_delete(self.session, routine_id)
+        await versioned_rows.soft_delete(self.session, Routine, routine_id)
 
     async def _load(self, routine_id: uuid.UUID) -> tuple[Routine, FamilyMember, Clock]:
         found = await routines_repo.find_visible(self.session, self.actor, routine_id)
