@@ -112,11 +112,6 @@ class EmbeddedPostgres:
     def admin_url(self) -> str:
         return self.url_of("postgres", self.superuser)
 
-    @property
-    def superuser_url(self) -> str:
-        """The app's database as the cluster's superuser (tests that force broken rows in)."""
-        return self.url_of(DATABASE_NAME, self.superuser)
-
     def _handle(self) -> PostgresServer:
         if self._server is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
