@@ -87,10 +87,10 @@ async def load_assignee(
     session: AsyncSession, family_id: uuid.UUID, assignee_id: uuid.UUID
 ) -> tuple[FamilyMember, Clock]:
     """A member of the family who is to own a habit or routine, with their clock."""
-    found = await habit_rows.find_assignee(session, family_id, assignee_id)
-    if found is None:
+    assignee = await habit_rows.find_assignee(session, family_id, assignee_id)
+    if assignee is None:
         raise MemberNotFound("The assignee is not a member of this family.")
-    member, family, profile = found
+    member, family, profile = assignee
     return member, clock_of(member, family, profile)
 
 
